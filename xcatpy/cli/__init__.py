@@ -1,0 +1,1 @@
+"""The client side of every command. Imports nothing of the server stack."""

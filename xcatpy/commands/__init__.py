@@ -1,0 +1,68 @@
+"""The command registry and the one place a command runs: inside one transaction.
+
+Each command is a module here with `USAGE` and `run(ctx) -> int`. The registry says
+which module serves a name and whether it writes, so read-only commands never take the
+write lock.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+from xcatpy.commands.base import Context, Output, Request
+from xcatpy.commands.options import HelpRequested
+from xcatpy.db.store import Store
+from xcatpy.errors import UsageError, XcatError
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    module: str
+    writes: bool
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "nodeadd": CommandSpec("nodeadd", True),
+    "nodech": CommandSpec("nodech", True),
+    "noderm": CommandSpec("noderm", True),
+    "nodels": CommandSpec("nodels", False),
+    "tabdump": CommandSpec("tabdump", False),
+    "tabrestore": CommandSpec("tabrestore", True),
+    "tabch": CommandSpec("tabch", True),
+    "mkdef": CommandSpec("mkdef", True),
+    "chdef": CommandSpec("chdef", True),
+    "lsdef": CommandSpec("lsdef", False),
+    "rmdef": CommandSpec("rmdef", True),
+}
+
+
+def run_command(request: Request, out: Output, store: Store) -> int:
+    """Run one command; commit if it succeeded, roll back everything if not."""
+    spec = COMMANDS.get(request.command)
+    if spec is None:
+        out.error(f"Error: Unknown command '{request.command}'")
+        return 1
+    module = importlib.import_module(f"xcatpy.commands.{spec.module}")
+    ctx = Context(request, out, store)
+    store.begin(write=spec.writes)
+    try:
+        rc = module.run(ctx)
+        if rc == 0 and ctx.failed:
+            rc = 1
+    except HelpRequested as help_:
+        out.data(help_.text)
+        rc = 0
+    except UsageError as exc:
+        out.error(f"Error: {exc.message}")
+        out.error(module.USAGE)
+        rc = exc.exit_code
+    except XcatError as exc:
+        out.error(f"Error: {exc.message}")
+        rc = exc.exit_code
+    except BaseException:
+        store.rollback()
+        raise
+    if rc == 0:
+        store.commit()
+    else:
+        store.rollback()
+    return rc

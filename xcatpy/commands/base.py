@@ -1,0 +1,110 @@
+"""What a command handler sees: the request, an output sink, the store, noderange.
+
+Handlers are plain synchronous functions `run(ctx) -> exit code`. The CLI calls them
+directly with XCATBYPASS=1; the daemon calls the same functions for remote clients, so
+a command's output and exit code cannot differ between the two.
+"""
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xcatpy.db.attrs import NodeAttrs
+from xcatpy.db.store import Store
+from xcatpy.errors import XcatError
+
+
+class Output:
+    """Where a command's lines go. The CLI prints them; the daemon streams them."""
+
+    def data(self, text: str) -> None:
+        raise NotImplementedError
+
+    def error(self, text: str) -> None:
+        raise NotImplementedError
+
+
+class ListOutput(Output):
+    """Collects lines; used by tests and by callers that post-process output."""
+
+    def __init__(self) -> None:
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+
+    def data(self, text: str) -> None:
+        self.stdout.append(text)
+
+    def error(self, text: str) -> None:
+        self.stderr.append(text)
+
+
+def _no_stdin() -> str:
+    return ""
+
+
+@dataclass
+class Request:
+    """One command invocation: what the user typed, and how to reach their files.
+
+    Files named on the command line (`tabrestore file.csv`, `^nodefile`, `tabdump -f`)
+    belong to the user's side; `read_file`/`write_file` resolve them there.
+    """
+
+    command: str
+    args: list[str]
+    cwd: str = field(default_factory=os.getcwd)
+    user: str = "root"
+    read_stdin: Callable[[], str] = _no_stdin
+
+    def _path(self, name: str) -> Path:
+        return Path(self.cwd, name)
+
+    def read_file(self, name: str) -> str:
+        try:
+            return self._path(name).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise XcatError(f"Cannot read file {name}: {exc.strerror or exc}") from None
+
+    def write_file(self, name: str, text: str) -> None:
+        path = self._path(name)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise XcatError(f"Cannot write file {name}: {exc.strerror or exc}") from None
+
+
+class Context:
+    """A handler's view of one request; attribute caches live as long as the request."""
+
+    def __init__(self, request: Request, out: Output, store: Store) -> None:
+        self.request = request
+        self.out = out
+        self.store = store
+        self._attrs: NodeAttrs | None = None
+        self.failed = False
+
+    @property
+    def args(self) -> list[str]:
+        return self.request.args
+
+    @property
+    def attrs(self) -> NodeAttrs:
+        if self._attrs is None:
+            self._attrs = NodeAttrs(self.store)
+        return self._attrs
+
+    def noderange(self, text: str, *, must_exist: bool = True,
+                  include_hidden: bool = False) -> list[str]:
+        from xcatpy.db.noderange import NodeRange
+
+        return NodeRange(self.attrs, read_file=self.request.read_file).expand(
+            text, must_exist=must_exist, include_hidden=include_hidden)
+
+    def node_error(self, node: str, text: str) -> None:
+        """A per-node failure: reported as `node: Error: text`, and the command fails."""
+        self.failed = True
+        self.out.error(f"{node}: Error: {text}")

@@ -1,0 +1,1 @@
+"""The node database: schema, store, attribute resolution, noderange, object view, formats."""

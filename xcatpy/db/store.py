@@ -1,0 +1,182 @@
+"""The table store: xCAT's tables in one SQLite file, through sqlite-utils.
+
+Every value is text or NULL, as in xCAT. Writes go through upserts keyed by each table's
+keys, so a command that touches ten thousand rows runs a handful of statements. A command
+runs inside one transaction (begin/commit/rollback below): all of it lands or none.
+"""
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlite_utils
+
+from xcatpy.db import defaults
+from xcatpy.db.schema import TABLES, Table, is_enabled
+from xcatpy.errors import XcatError
+from xcatpy.state import db_path
+
+
+def _schema_version() -> int:
+    """A fingerprint of the schema: a database stamped with it needs no migration check."""
+    text = repr(sorted((t.name, t.keys, tuple(t.colnames)) for t in TABLES.values()))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") >> 1
+
+
+SCHEMA_VERSION = _schema_version()
+BUSY_TIMEOUT_S = 30
+
+
+def _where_keys(keys: Iterable[str]) -> str:
+    return " AND ".join(f"[{k}] IS ?" for k in keys)
+
+
+class Store:
+    def __init__(self, path: Path, state_dir: Path | None = None) -> None:
+        self.path = Path(path)
+        self.state_dir = Path(state_dir) if state_dir else self.path.parent
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise XcatError(f"Cannot open database {self.path}: {exc}") from None
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL cannot corrupt on power loss; it can only lose the
+        # last commits, which is the trade every busy SQLite service makes.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._ensure_schema()
+
+    @classmethod
+    def open(cls, state_dir: Path) -> "Store":
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise XcatError(f"Cannot create state directory {state_dir}: {exc}") from None
+        return cls(db_path(state_dir), state_dir)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        self.begin(write=True)
+        try:
+            existing = set(self.db.table_names())
+            for tab in TABLES.values():
+                if tab.name not in existing:
+                    self.db[tab.name].create({c: str for c in tab.colnames}, pk=tab.keys)
+                    self._seed(tab)
+                else:
+                    have = set(self.db[tab.name].columns_dict)
+                    for col in tab.colnames:
+                        if col not in have:
+                            self.db[tab.name].add_column(col, str)
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def _seed(self, tab: Table) -> None:
+        seeds = {
+            "site": lambda: defaults.site_rows(self.state_dir),
+            "policy": defaults.policy_rows,
+            "postscripts": defaults.postscripts_rows,
+        }
+        if tab.name in seeds:
+            self.insert_rows(tab.name, seeds[tab.name]())
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def begin(self, write: bool = True) -> None:
+        # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
+        # instead of one failing when it upgrades a read snapshot.
+        self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def rows(self, table: str, *, include_disabled: bool = False) -> list[dict]:
+        """Every row of a table, in insertion order; disabled rows only when asked."""
+        cur = self.conn.execute(f"SELECT * FROM [{table}] ORDER BY rowid")
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur]
+        return rows if include_disabled else [r for r in rows if is_enabled(r)]
+
+    def get(self, table: str, key: dict, *, include_disabled: bool = False) -> dict | None:
+        cur = self.conn.execute(f"SELECT * FROM [{table}] WHERE {_where_keys(key)}",
+                                list(key.values()))
+        names = [d[0] for d in cur.description]
+        for r in cur:
+            row = dict(zip(names, r, strict=True))
+            if include_disabled or is_enabled(row):
+                return row
+        return None
+
+    def column_values(self, table: str, column: str) -> list[str]:
+        cur = self.conn.execute(f"SELECT [{column}], disable FROM [{table}] ORDER BY rowid")
+        return [v for v, d in cur if is_enabled({"disable": d})]
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def upsert_rows(self, table: str, rows: list[dict]) -> None:
+        """Set the given columns of each row, creating rows that do not exist.
+
+        Columns a row does not mention keep their values, which is what `nodech` and
+        `chdef` mean. Rows are grouped by the columns they set, one executemany each.
+        """
+        tab = TABLES[table]
+        by_shape: dict[tuple[str, ...], list[dict]] = {}
+        for row in rows:
+            by_shape.setdefault(tuple(row), []).append(row)
+        for cols, group in by_shape.items():
+            updates = [c for c in cols if c not in tab.keys]
+            conflict = ", ".join(f"[{k}]" for k in tab.keys)
+            action = ("DO UPDATE SET " + ", ".join(f"[{c}]=excluded.[{c}]" for c in updates)
+                      if updates else "DO NOTHING")
+            sql = (f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
+                   f"VALUES ({', '.join('?' for _ in cols)}) ON CONFLICT({conflict}) {action}")
+            self.conn.executemany(sql, [tuple(r[c] for c in cols) for r in group])
+
+    def insert_rows(self, table: str, rows: list[dict]) -> None:
+        """Insert whole rows (tabrestore, defaults): a duplicate key is an error."""
+        cols = TABLES[table].colnames
+        sql = (f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
+               f"VALUES ({', '.join('?' for _ in cols)})")
+        try:
+            self.conn.executemany(sql, [tuple(r.get(c) for c in cols) for r in rows])
+        except sqlite3.IntegrityError:
+            keys = ",".join(TABLES[table].keys)
+            raise XcatError(f"Duplicate key ({keys}) in rows for table '{table}'") from None
+
+    def delete_rows(self, table: str, keys: list[dict]) -> int:
+        """Delete rows by full key (disabled ones too: deleting is not a lookup)."""
+        if not keys:
+            return 0
+        names = list(keys[0])
+        sql = f"DELETE FROM [{table}] WHERE {_where_keys(names)}"
+        before = self.conn.total_changes
+        self.conn.executemany(sql, [tuple(k[n] for n in names) for k in keys])
+        return self.conn.total_changes - before
+
+    def delete_where_in(self, table: str, column: str, values: Iterable[str]) -> int:
+        before = self.conn.total_changes
+        self.conn.executemany(f"DELETE FROM [{table}] WHERE [{column}] = ?",
+                              [(v,) for v in values])
+        return self.conn.total_changes - before
+
+    def clear(self, table: str) -> None:
+        self.conn.execute(f"DELETE FROM [{table}]")

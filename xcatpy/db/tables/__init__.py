@@ -1,0 +1,5 @@
+"""xCAT's tables, grouped by what they describe."""
+
+from xcatpy.db.tables import images, network, nodes, site, virt
+
+ALL_TABLES = [*nodes.TABLES, *virt.TABLES, *network.TABLES, *site.TABLES, *images.TABLES]
