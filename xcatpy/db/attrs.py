@@ -45,7 +45,8 @@ class NodeAttrs:
 
     def _group_map(self) -> dict[str, list[str]]:
         if self._groups is None:
-            self._groups = {n: split_list(r.get("groups")) for n, r in self.table("nodelist").items()}
+            rows = self.table("nodelist")
+            self._groups = {n: split_list(r.get("groups")) for n, r in rows.items()}
         return self._groups
 
     def node_names(self, include_hidden: bool = False) -> list[str]:
@@ -72,7 +73,8 @@ class NodeAttrs:
     def lookup(self, node: str, table: str, column: str) -> str | None:
         return self.lookup_with_source(node, table, column)[0]
 
-    def lookup_with_source(self, node: str, table: str, column: str) -> tuple[str | None, str | None]:
+    def lookup_with_source(self, node: str, table: str,
+                           column: str) -> tuple[str | None, str | None]:
         """The value and where it came from: None for the node's own row, else the group."""
         rows = self.table(table)
         if table == "nodelist" or not TABLES[table].node_keyed:

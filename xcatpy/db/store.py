@@ -10,8 +10,6 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-import sqlite_utils
-
 from xcatpy.db import defaults
 from xcatpy.db.schema import TABLES, Table, is_enabled
 from xcatpy.errors import XcatError
@@ -41,8 +39,8 @@ class Store:
                                    timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise XcatError(f"Cannot open database {self.path}: {exc}") from None
-        self.db = sqlite_utils.Database(conn)
         self.conn = conn
+        self._db = None
         conn.execute("PRAGMA journal_mode=WAL")
         # WAL with synchronous=NORMAL cannot corrupt on power loss; it can only lose the
         # last commits, which is the trade every busy SQLite service makes.
@@ -59,6 +57,19 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    @property
+    def db(self):
+        """The sqlite-utils view of the connection, for schema work.
+
+        Imported on first use: it costs ~70 ms, and a CLI call on an up-to-date database
+        never needs it.
+        """
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     # -- schema ---------------------------------------------------------------------------
 
