@@ -103,4 +103,4 @@ class NodeAttrs:
 
 
 def _hidden(row: dict) -> bool:
-    return (row.get("hidden") or "").strip() in ("1", "yes")
+    return (row.get("hidden") or "").strip().lower() in ("1", "yes")
