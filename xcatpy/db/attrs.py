@@ -54,6 +54,9 @@ class NodeAttrs:
         names = rows if include_hidden else [n for n, r in rows.items() if not _hidden(r)]
         return natural_sorted(names)
 
+    def hidden_nodes(self) -> set[str]:
+        return {n for n, r in self.table("nodelist").items() if _hidden(r)}
+
     def is_node(self, name: str) -> bool:
         return name in self.table("nodelist")
 
