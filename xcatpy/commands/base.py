@@ -62,7 +62,9 @@ class Request:
 
     def read_file(self, name: str) -> str:
         try:
-            return self._path(name).read_text()
+            # newline="": a CR inside a quoted CSV value is data, not a line ending.
+            with open(self._path(name), newline="") as f:
+                return f.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise XcatError(f"Cannot read file {name}: {exc.strerror or exc}") from None
 
@@ -70,7 +72,7 @@ class Request:
         path = self._path(name)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         try:
-            tmp.write_text(text)
+            tmp.write_text(text, newline="")
             os.replace(tmp, path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)

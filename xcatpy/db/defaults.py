@@ -2,58 +2,144 @@
 
 Paths point into the instance's state directory, so a private instance in a temporary
 directory is self-contained; an admin moves them with `chdef -t site` like on xCAT.
+
+The few values that depend on the machine (its name, address, DNS domain, time zone and
+upstream name servers) come from a HeadNode. `head_node()` discovers them the way
+xcatconfig does; passing PLACEHOLDERS instead gives the machine-independent rows that
+conf/site.csv and conf/policy.csv show (tests/gen_default_conf.py writes those files).
 """
 
+import functools
+import ipaddress
+import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
+# Where the site, policy and postscripts defaults are copied for admins to read.
+CONF_STATE_DIR = Path("/var/lib/xcatpy")
 
-def _head_node() -> tuple[str, str]:
-    """The head node's address and DNS domain, as xcatconfig guesses them."""
-    fqdn = socket.getfqdn()
-    domain = fqdn.partition(".")[2] or "cluster"
+
+@dataclass(frozen=True)
+class HeadNode:
+    """What xcatconfig asks the management node about itself."""
+
+    hostname: str
+    master: str                 # the address nodes reach the head node at
+    domain: str | None
+    timezone: str
+    forwarders: tuple[str, ...] = ()
+
+
+PLACEHOLDERS = HeadNode("<hostname>", "<master>", "<domain>", "<timezone>", ("<forwarders>",))
+
+
+def _timezone() -> str:
     try:
-        master = socket.gethostbyname(socket.gethostname())
+        name = Path("/etc/timezone").read_text().strip()
+        if name:
+            return name
     except OSError:
-        master = "127.0.0.1"
-    return master, domain
+        pass
+    try:
+        target = os.readlink("/etc/localtime")
+    except OSError:
+        return "UTC"
+    _, marker, name = target.partition("zoneinfo/")
+    return name if marker and name else "UTC"
 
 
-def site_rows(state_dir: Path) -> list[dict]:
-    master, domain = _head_node()
+def _resolv_nameservers() -> list[str]:
+    try:
+        lines = Path("/etc/resolv.conf").read_text().splitlines()
+    except OSError:
+        return []
+    return [ln.split()[1] for ln in lines
+            if ln.split()[:1] == ["nameserver"] and len(ln.split()) > 1]
+
+
+def _is_forwarder(addr: str, own: set[str]) -> bool:
+    # xcatconfig skips the management node's own addresses; a loopback stub resolver
+    # (systemd-resolved's 127.0.0.53) is the same machine under another name.
+    try:
+        return addr not in own and not ipaddress.ip_address(addr).is_loopback
+    except ValueError:
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def head_node() -> HeadNode:
+    """This machine's facts, found as xcatconfig finds them (once per process: name
+    lookups can be slow, and every new database asks)."""
+    hostname = socket.gethostname()
+    try:
+        # xcatconfig leaves NORESOLUTION for the admin to fix rather than guessing.
+        master = socket.gethostbyname(hostname)
+    except OSError:
+        master = "NORESOLUTION"
+    domain = socket.getfqdn().partition(".")[2] or "cluster"
+    forwarders = tuple(a for a in _resolv_nameservers() if _is_forwarder(a, {master}))
+    return HeadNode(hostname, master, domain, _timezone(), forwarders)
+
+
+def site_rows(state_dir: Path, head: HeadNode | None = None) -> list[dict]:
+    """xcatconfig's Linux site rows, in its order, then the ones xcatpy adds.
+
+    DB2- and AIX-only keys (db2installloc, databaseloc, useSSHonAIX, ...) are left out.
+    """
+    head = head or head_node()
     values = {
-        "master": master,
-        "domain": domain,
+        "blademaxp": "64",
+        "domain": head.domain,
+        "fsptimeout": "0",
         "installdir": str(state_dir / "install"),
+        "ipmimaxp": "64",
+        "ipmiretries": "3",
+        "ipmitimeout": "2",
+        "consoleondemand": "no",
+        "master": head.master,
+        "forwarders": ",".join(head.forwarders) or None,
+        "nameservers": head.master,
+        "maxssh": "8",
+        "ppcmaxp": "64",
+        "ppcretry": "3",
+        "ppctimeout": "0",
+        "powerinterval": "0",
+        "syspowerinterval": "0",
+        "sharedtftp": "1",
+        "SNsyncfiledir": str(state_dir / "syncfiles"),
+        # A path on the compute node, not on this machine: xCAT's value.
+        "nodesyncfiledir": "/var/xcat/node/syncfiles",
         "tftpdir": str(state_dir / "tftpboot"),
         "xcatdport": "3001",
         "xcatiport": "3002",
-        "dhcplease": "43200",
-        "dhcpsetup": "y",
-        "dnshandler": "ddns",
-        "nameservers": master,
-        "forwarders": "",
-        "timezone": "UTC",
-        "consoleondemand": "no",
-        "auditskipcmds": "ALL",
-        "maxssh": "8",
-        "powerinterval": "0",
-        "syspowerinterval": "0",
-        "ipmimaxp": "64",
-        "ipmitimeout": "2",
-        "ipmiretries": "3",
-        "vmmaxp": "64",
-        "sharedtftp": "1",
-        "managedaddressmode": "static",
         "xcatconfdir": str(state_dir / "etc"),
+        "timezone": head.timezone,
+        "useNmapfromMN": "no",
+        "enableASMI": "no",
+        "sshbetweennodes": "ALLGROUPS",
+        "dnshandler": "ddns",
+        "vsftp": "n",
+        "cleanupxcatpost": "no",
+        "dhcplease": "43200",
+        "auditnosyslog": "0",
+        # xcatconfig still writes TLSv1; nothing older than TLS 1.2 should be offered.
+        "xcatsslversion": "TLSv1.2",
+        # xcatpy's own defaults.
+        "auditskipcmds": "ALL",
+        "dhcpsetup": "y",
+        "managedaddressmode": "static",
         "xcatdebugmode": "0",
+        "vmmaxp": "64",
     }
-    return [{"key": k, "value": v or None} for k, v in values.items()]
+    # xcatconfig only writes forwarders when resolv.conf names an outside server.
+    return [{"key": k, "value": v} for k, v in values.items() if v is not None]
 
 
-def policy_rows() -> list[dict]:
-    """Root may do anything; nodes may run the calls installs make about themselves."""
-    hostname = socket.gethostname()
+def policy_rows(head: HeadNode | None = None) -> list[dict]:
+    """Root may do anything; the head node is trusted; nodes may run the calls installs
+    make about themselves (xcatconfig's Linux rules, plus getadapter at 4.9)."""
+    hostname = (head or head_node()).hostname
     rows = [
         ("1", "root", None, "allow"),
         ("1.2", hostname, None, "trusted"),
@@ -73,5 +159,8 @@ def policy_rows() -> list[dict]:
 
 
 def postscripts_rows() -> list[dict]:
-    return [{"node": "xcatdefaults", "postscripts": "syslog,remoteshell,syncfiles",
-             "postbootscripts": "otherpkgs"}]
+    return [
+        {"node": "xcatdefaults", "postscripts": "syslog,remoteshell,syncfiles",
+         "postbootscripts": "otherpkgs"},
+        {"node": "service", "postscripts": "servicenode"},
+    ]

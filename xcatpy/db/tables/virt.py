@@ -1,4 +1,8 @@
-"""Tables for virtual machines and the hypervisors that run them."""
+"""Tables for virtual machines and the hypervisors that run them.
+
+xCAT's columns first (Schema.pm order and text), then the columns xcatpy adds for
+capacity, placement and migration, marked as extensions.
+"""
 
 from xcatpy.db.schema import define
 
@@ -9,10 +13,10 @@ TABLES = [
         ("host", "The system that currently hosts the VM"),
         ("migrationdest", "A noderange representing candidate destinations for migration "
          "(i.e. similar systems, same SAN, or other criteria that xCAT can use"),
-        ("storage", "A list of storage files or devices to be used. i.e. "
+        ("storage", "A list of storage files or devices to be used.  i.e. "
          "dir:///cluster/vm/<nodename> or nfs://<server>/path/to/folder/"),
         ("storagemodel", "Model of storage devices to provide to guest"),
-        ("storagecache", "Select caching scheme to employ. E.g. KVM understands 'none', "
+        ("storagecache", "Select caching scheme to employ.  E.g. KVM understands 'none', "
          "'writethrough' and 'writeback'"),
         ("storageformat", "Select disk format to use by default (e.g. raw versus qcow2)"),
         ("cfgstore", "Optional location for persistent storage separate of emulated hard "
@@ -20,15 +24,27 @@ TABLES = [
          "configuration data"),
         ("memory", "Megabytes of memory the VM currently should be set to."),
         ("cpus", "Number of CPUs the node should see."),
-        ("nics", "Network configuration parameters. Of the general form "
+        ("nics", "Network configuration parameters.  Of the general form "
          "[physnet:]interface,.. Generally, interface describes the vlan entity (default for "
-         "native, tagged for tagged, vl[number] for a specific vlan."),
+         "native, tagged for tagged, vl[number] for a specific vlan.  physnet is a virtual "
+         "switch name or port description that is used for some virtualization technologies "
+         "to construct virtual switches.  hypervisor.netmap can map names to hypervisor "
+         "specific layouts, or the descriptions described there may be used directly here "
+         "where possible."),
         ("nicmodel", "Model of NICs that will be provided to VMs (i.e. e1000, rtl8139, "
          "virtio, etc)"),
         ("bootorder", "Boot sequence (i.e. net,hd)"),
-        ("clockoffset", "Whether to have guest RTC synced to \"localtime\" or \"utc\"."),
-        ("virtflags", "General flags used by the virtualization method."),
-        ("master", "The name of a master image, if any, this virtual machine is linked to."),
+        ("clockoffset", "Whether to have guest RTC synced to \"localtime\" or \"utc\"  If not "
+         "populated, xCAT will guess based on the nodetype.os contents."),
+        ("virtflags", "General flags used by the virtualization method.  For example, in Xen "
+         "it could, among other things, specify paravirtualized setup, or direct kernel boot. "
+         " For a hypervisor/dom0 entry, it is the virtualization method (i.e. \"xen\").  For "
+         "KVM, the following flag=value pairs are recognized: "
+         "imageformat=[raw|fullraw|qcow2], clonemethod=[qemu-img|reflink], "
+         "placement_affinity=[migratable|user_migratable|pinned]"),
+        ("master", "The name of a master image, if any, this virtual machine is linked to.  "
+         "This is generally set by clonevm and indicates the deletion of a master that would "
+         "invalidate the storage of this virtual machine"),
         ("vncport", "Tracks the current VNC display port (currently not meant to be set"),
         ("textconsole", "Tracks the Psuedo-TTY that maps to the serial port or console of a "
          "VM"),
@@ -41,13 +57,17 @@ TABLES = [
         ("cluster", "Specify to the underlying virtualization infrastructure a cluster "
          "membership for the hypervisor."),
         ("guestostype", "This allows administrator to specify an identifier for OS to pass "
-         "through to virtualization stack."),
-        ("othersettings", "This allows specifying a semicolon delimited list of key->value "
-         "pairs to include in a vmx file of VMware or KVM."),
+         "through to virtualization stack.  Normally this should be ignored as xCAT will "
+         "translate from nodetype.os rather than requiring this field be used"),
+        ("othersettings", "This is a semicolon-delimited list of key-value pairs to be "
+         "included in a vmx file of VMware or KVM (hugepage and bsr values on POWER, "
+         "'cpumode:host-passthrough', 'vcpupin:...', 'membind:0', "
+         "'devpassthrough:pci_0001_01_00_0,...', 'machine:pc')."),
         ("physlots", "Specify the physical slots drc index that will assigned to the "
-         "partition."),
-        ("vidmodel", "Model of video adapter to provide to guest."),
-        ("vidproto", "Request a specific protocol for remote video access be set up. For "
+         "partition, the delimiter is ',', and the drc index must started with '0x'. For more "
+         "details, reference manpage for 'lsvm'."),
+        ("vidmodel", "Model of video adapter to provide to guest.  For example, qxl in KVM"),
+        ("vidproto", "Request a specific protocol for remote video access be set up.  For "
          "example, spice in KVM."),
         ("vidpassword", "Password to use instead of temporary random tokens for VNC and "
          "SPICE access"),
@@ -64,16 +84,20 @@ TABLES = [
         ("interface", "The definition of interfaces for the hypervisor. The format is "
          "[networkname:interfacename:bootprotocol:IP:netmask:gateway] that split with | for "
          "each interface"),
-        ("netmap", "Optional mapping of useful names to relevant physical ports."),
-        ("defaultnet", "You can choose a network in the network table to be the default "
-         "network for the hypervisor."),
+        ("netmap", "Optional mapping of useful names to relevant physical ports.  For "
+         "example, 10ge=vmnic_16.0&vmnic_16.1,ge=vmnic1 would be requesting two virtual "
+         "switches to be created, one called 10ge with vmnic_16.0 and vmnic_16.1 bonded, and "
+         "another simply connected to vmnic1.  Use of this allows abstracting guests from "
+         "network differences amongst hypervisors"),
+        ("defaultnet", "Optionally specify a default network entity for guests to join to if "
+         "they do not specify."),
         ("cluster", "Specify to the underlying virtualization infrastructure a cluster "
          "membership for the hypervisor."),
         ("datacenter", "Optionally specify a datacenter for the hypervisor to exist in (only "
          "applicable to VMWare)"),
         ("preferdirect", "If a mgr is declared for a hypervisor, xCAT will default to using "
-         "the mgr for all operations. If this is field is set to yes or 1, xCAT will prefer to "
-         "directly communicate with the hypervisor if possible"),
+         "the mgr for all operations.  If this is field is set to yes or 1, xCAT will prefer "
+         "to directly communicate with the hypervisor if possible"),
     ], extensions=[
         ("memory", "Total physical memory of the host in megabytes."),
         ("overhead", "Megabytes the hypervisor itself keeps (Xen heap, page tables)."),
@@ -87,20 +111,21 @@ TABLES = [
         ("cpufeatures", "CPU feature mask of the host (comma-separated flags) for migration "
          "compatibility."),
     ]),
-    define("vmmaster", "Inventory of virtualization images for use with clonevm.", "name", [
-        ("name", "The name of a master"),
-        ("os", "The value of nodetype.os at the time the master was captured"),
-        ("arch", "The value of nodetype.arch at the time of capture"),
-        ("profile", "The value of nodetype.profile at time of capture"),
-        ("storage", "The storage location of bulk master information"),
-        ("storagemodel", "The default storage style to use when modifying a vm cloned from "
-         "this master"),
-        ("nics", "The nic configuration and relationship to vlans/bonds/etc"),
-        ("vintage", "When this image was created"),
-        ("originator", "The user who created the image"),
-        ("virttype", "The type of virtualization this image pertains to (e.g. vmware, kvm, "
-         "etc)"),
-        ("specializeparameters", "Implementation specific arguments, currently only "
-         "\"autoLogonCount=<number\" for ESXi clonevme"),
-    ]),
+    define("vmmaster", "Inventory of virtualization images for use with clonevm.  Manual "
+           "intervention in this table is not intended.", "name", [
+               ("name", "The name of a master"),
+               ("os", "The value of nodetype.os at the time the master was captured"),
+               ("arch", "The value of nodetype.arch at the time of capture"),
+               ("profile", "The value of nodetype.profile at time of capture"),
+               ("storage", "The storage location of bulk master information"),
+               ("storagemodel", "The default storage style to use when modifying a vm cloned "
+                "from this master"),
+               ("nics", "The nic configuration and relationship to vlans/bonds/etc"),
+               ("vintage", "When this image was created"),
+               ("originator", "The user who created the image"),
+               ("virttype", "The type of virtualization this image pertains to (e.g. vmware, "
+                "kvm, etc)"),
+               ("specializeparameters", "Implementation specific arguments, currently only "
+                "\"autoLogonCount=<number\" for ESXi clonevme"),
+           ]),
 ]
