@@ -1,0 +1,1 @@
+"""The daemon side: xcatd services, the API, auth, and the engines command handlers run on."""
