@@ -35,9 +35,10 @@ def test_state_dir_flag_overrides_environment(tmp_path, state):
     assert cli("nodels", f"--state-dir={other}", state=state).out == "x1\n"
 
 
-def test_without_bypass_the_client_says_what_to_do(state):
-    r = cli("nodels", state=state, bypass=False)
-    assert r.rc == 1 and "XCATBYPASS=1" in r.err
+def test_without_bypass_or_credentials_the_client_says_what_to_do(state, tmp_path):
+    r = cli("nodels", state=state, bypass=False, extra_env={"HOME": str(tmp_path)})
+    assert r.rc == 1 and r.out == ""
+    assert r.err.count("\n") == 1 and "xcatpy-setup init" in r.err
 
 
 def test_help_exits_zero(state):

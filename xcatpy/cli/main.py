@@ -58,6 +58,19 @@ def run_local(command: str, args: list[str], state: str | None) -> int:
         store.close()
 
 
+def run_client(command: str, args: list[str], state: str | None) -> int:
+    from xcatpy import state as statemod
+    from xcatpy.cli.client import run_remote
+    from xcatpy.errors import XcatError
+
+    try:
+        return run_remote(command, args, statemod.state_dir(state))
+    except XcatError as exc:
+        sys.stdout.flush()
+        sys.stderr.write(f"Error: {exc.message}\n")
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     command = os.path.basename(argv[0])
@@ -74,10 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if _bypass_enabled():
             rc = run_local(command, args, state)
         else:
-            sys.stderr.write(
-                "Error: cannot reach xcatd (the client path arrives with the daemon); "
-                "set XCATBYPASS=1 to act on the database directly\n")
-            rc = 1
+            rc = run_client(command, args, state)
         sys.stdout.flush()
     except BrokenPipeError:
         # `nodels | head` closed the pipe: not an error worth a traceback.

@@ -18,13 +18,15 @@ from xcatpy.errors import UsageError, XcatError
 class CommandSpec:
     module: str
     writes: bool
+    # The first positional argument is a noderange (policy rules can restrict by it).
+    noderange: bool = False
 
 
 COMMANDS: dict[str, CommandSpec] = {
     "nodeadd": CommandSpec("nodeadd", True),
-    "nodech": CommandSpec("nodech", True),
-    "noderm": CommandSpec("noderm", True),
-    "nodels": CommandSpec("nodels", False),
+    "nodech": CommandSpec("nodech", True, noderange=True),
+    "noderm": CommandSpec("noderm", True, noderange=True),
+    "nodels": CommandSpec("nodels", False, noderange=True),
     "tabdump": CommandSpec("tabdump", False),
     "tabrestore": CommandSpec("tabrestore", True),
     "tabch": CommandSpec("tabch", True),
@@ -61,6 +63,10 @@ def run_command(request: Request, out: Output, store: Store) -> int:
     except BaseException:
         store.rollback()
         raise
+    if getattr(out, "cancelled", False):
+        # The client went away (Ctrl-C) before the command finished: nothing lands.
+        store.rollback()
+        return 130
     if rc == 0:
         store.commit()
     else:

@@ -1,0 +1,184 @@
+"""The command API: POST a JSON request over mutually authenticated TLS, read JSON lines.
+
+The user is the CN of the client certificate the TLS layer already verified against our
+CA; the policy table is applied before any handler runs. Output streams to the client
+as the handler produces it, and a client that disconnects (Ctrl-C) cancels the command:
+its changes are rolled back.
+"""
+
+from pathlib import Path
+
+from twisted.logger import Logger
+from twisted.web import resource, server
+
+from xcatpy.commands import COMMANDS
+from xcatpy.commands.base import Output, Request
+from xcatpy.db.store import Store
+from xcatpy.errors import XcatError
+from xcatpy.server import policy
+from xcatpy.server.executor import CommandExecutor
+from xcatpy.server.protocol import (
+    API_PATH,
+    CommandRequest,
+    ProtocolError,
+    decode_request,
+    encode_event,
+)
+
+log = Logger()
+_FLUSH_LINES = 256
+
+
+class StreamOutput(Output):
+    """Collects a handler's lines in its thread and hands them to the reactor in batches."""
+
+    def __init__(self, reactor, http_request) -> None:
+        self.reactor = reactor
+        self.http_request = http_request
+        self.cancelled = False
+        self._pending: list[bytes] = []
+
+    def _push(self, event: bytes) -> None:
+        self._pending.append(event)
+        if len(self._pending) >= _FLUSH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            chunk, self._pending = b"".join(self._pending), []
+            self.reactor.callFromThread(self._write, chunk)
+
+    def drain(self) -> None:
+        """Write what is still buffered, from the reactor thread, once the handler is done
+        (after its queued batches, so the order of lines is kept)."""
+        chunk, self._pending = b"".join(self._pending), []
+        if chunk:
+            self._write(chunk)
+
+    def _write(self, chunk: bytes) -> None:
+        if not self.cancelled:
+            self.http_request.write(chunk)
+
+    def data(self, text: str) -> None:
+        self._push(encode_event(out=text))
+
+    def error(self, text: str) -> None:
+        self._push(encode_event(err=text))
+
+    def file(self, name: str, content: str) -> None:
+        self._push(encode_event(file=name, content=content))
+
+
+class RemoteRequest(Request):
+    """A request whose files live on the client: read from what it shipped, written back."""
+
+    def __init__(self, creq: CommandRequest, user: str, out: StreamOutput) -> None:
+        super().__init__(creq.command, creq.args, cwd=creq.cwd, user=user,
+                         read_stdin=lambda: creq.stdin)
+        self._files = creq.files
+        self._out = out
+
+    def read_file(self, name: str) -> str:
+        if name not in self._files:
+            raise XcatError(f"Cannot read file {name}: not found on the client")
+        return self._files[name]
+
+    def write_file(self, name: str, text: str) -> None:
+        self._out.file(name, text)
+
+
+def peer_identity(http_request) -> tuple[str | None, int | None]:
+    """The verified client certificate's CN and serial number."""
+    transport = http_request.channel.transport
+    get_cert = getattr(transport, "getPeerCertificate", None)
+    cert = get_cert() if get_cert else None
+    if cert is None:
+        return None, None
+    return cert.get_subject().CN, cert.get_serial_number()
+
+
+class CommandResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, reactor, executor: CommandExecutor, revoked=lambda serial: False):
+        super().__init__()
+        self.reactor = reactor
+        self.executor = executor
+        self.revoked = revoked
+
+    def render_POST(self, http_request):
+        http_request.setHeader(b"content-type", b"application/x-ndjson")
+        if http_request.path != API_PATH:
+            return self._refuse(http_request, 404, f"no such API path {http_request.path!r}")
+        user, serial = peer_identity(http_request)
+        if not user:
+            return self._refuse(http_request, 403, "no client certificate was presented")
+        if serial is not None and self.revoked(serial):
+            return self._refuse(http_request, 403, f"the certificate of {user} is revoked")
+        try:
+            creq = decode_request(http_request.content.read())
+        except ProtocolError as exc:
+            return self._refuse(http_request, 400, f"bad request: {exc}")
+        host = http_request.getClientAddress().host
+        out = StreamOutput(self.reactor, http_request)
+        http_request.notifyFinish().addErrback(lambda _: setattr(out, "cancelled", True))
+        gate = _policy_gate(creq, user, host, out)
+        d = self.executor.run(RemoteRequest(creq, user, out), out, gate)
+        d.addErrback(lambda f: (log.failure("command {cmd} crashed", f, cmd=creq.command),
+                                out.error(f"Error: internal error running {creq.command}"),
+                                1)[-1])
+        d.addCallback(lambda rc: self._finish(http_request, out, rc))
+        log.info("{user}@{host}: {cmd} {args}", user=user, host=host, cmd=creq.command,
+                 args=" ".join(creq.args))
+        return server.NOT_DONE_YET
+
+    def _finish(self, http_request, out: StreamOutput, rc: int) -> None:
+        if out.cancelled:
+            return
+        out.drain()
+        http_request.write(encode_event(exit=rc))
+        http_request.finish()
+
+    @staticmethod
+    def _refuse(http_request, code: int, message: str) -> bytes:
+        http_request.setResponseCode(code)
+        return encode_event(err=f"Error: {message}") + encode_event(exit=1)
+
+
+def _policy_gate(creq: CommandRequest, user: str, host: str, out: StreamOutput):
+    def gate(store: Store) -> bool:
+        decision = policy.decide(store.rows("policy"), user=user, host=host,
+                                 command=creq.command, args=creq.args,
+                                 nodes_within=_nodes_within(store, creq))
+        if not decision.allowed:
+            out.error(f"Error: Permission denied for request: {decision.reason}")
+            log.warn("denied: {reason}", reason=decision.reason)
+        return decision.allowed
+
+    return gate
+
+
+def _nodes_within(store: Store, creq: CommandRequest):
+    """For commands whose first argument is a noderange: is it inside a rule's noderange?"""
+    spec = COMMANDS.get(creq.command)
+    positional = [a for a in creq.args if not a.startswith("-")]
+    if spec is None or not spec.noderange or not positional:
+        return None
+    from xcatpy.db.attrs import NodeAttrs
+    from xcatpy.db.noderange import NodeRange
+
+    def within(rule_range: str) -> bool:
+        expand = NodeRange(NodeAttrs(store), read_file=lambda _: "").expand
+        try:
+            return set(expand(positional[0])) <= set(expand(rule_range))
+        except XcatError:
+            return False
+
+    return within
+
+
+def build_site(reactor, executor: CommandExecutor, state_dir: Path, revoked) -> server.Site:
+    root = CommandResource(reactor, executor, revoked)
+    site = server.Site(root)
+    site.displayTracebacks = False
+    return site

@@ -1,0 +1,192 @@
+"""xcatd: the daemon. Reads its configuration, assembles the services, runs the reactor.
+
+Precedence for every setting: command-line flag, then the config file, then (for the
+port) site.xcatdport, then the embedded default.
+"""
+
+import argparse
+import configparser
+import json
+import os
+import sys
+from pathlib import Path
+
+from xcatpy import state as statemod
+from xcatpy.errors import XcatError
+
+CONF_ENV = "XCATPY_CONF"
+SYSTEM_CONF = Path("/etc/xcatpy/xcatd.conf")
+DEFAULT_PORT = 3001
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="xcatd", description="The xcatpy daemon.")
+    p.add_argument("--foreground", "-f", action="store_true",
+                   help="stay in the foreground (systemd, containers, tests)")
+    p.add_argument("--state-dir", help="state directory (default: $XCATPY_STATE or "
+                   "/var/lib/xcatpy)")
+    p.add_argument("--config", help="config file (default: $XCATPY_CONF or "
+                   "/etc/xcatpy/xcatd.conf if present)")
+    p.add_argument("--listen", help="API address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="API port (default site.xcatdport, 3001; "
+                   "0 picks a free port)")
+    p.add_argument("--readers", type=int, help="threads for read-only commands")
+    p.add_argument("--log", choices=["stderr", "syslog"], help="where logs go")
+    p.add_argument("--pidfile", help="pid file (default <state>/run/xcatd.pid)")
+    p.add_argument("--init", action="store_true",
+                   help="create the database, CA and certificates if absent, then exit")
+    return p.parse_args(argv)
+
+
+def load_config(path: str | None) -> dict[str, str]:
+    chosen = path or os.environ.get(CONF_ENV) or (str(SYSTEM_CONF) if SYSTEM_CONF.exists()
+                                                  else None)
+    if not chosen:
+        return {}
+    parser = configparser.ConfigParser()
+    try:
+        with open(chosen) as f:
+            parser.read_file(f)
+    except (OSError, configparser.Error) as exc:
+        raise XcatError(f"Cannot read config file {chosen}: {exc}") from None
+    return dict(parser["xcatd"]) if parser.has_section("xcatd") else {}
+
+
+def _int(value: str | int | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise XcatError(f"Invalid {name} '{value}': expected a number") from None
+
+
+def resolve(args: argparse.Namespace):
+    from xcatpy.server.services import Settings
+
+    conf = load_config(args.config)
+    state_dir = statemod.state_dir(args.state_dir or conf.get("state_dir"))
+    port = _int(args.port, "--port")
+    if port is None:
+        port = _int(conf.get("port"), "port") or _site_port(state_dir) or DEFAULT_PORT
+    settings = Settings(state_dir=state_dir, listen=args.listen or conf.get("listen")
+                        or "127.0.0.1", port=port,
+                        readers=_int(args.readers, "--readers") or _int(
+                            conf.get("readers"), "readers") or 4)
+    log = args.log or conf.get("log") or "stderr"
+    pidfile = Path(args.pidfile or conf.get("pidfile") or state_dir / "run" / "xcatd.pid")
+    return settings, log, pidfile
+
+
+def _site_port(state_dir: Path) -> int | None:
+    from xcatpy.db.store import Store
+
+    store = Store.open(state_dir)
+    try:
+        row = store.get("site", {"key": "xcatdport"})
+    finally:
+        store.close()
+    return _int(row["value"], "site.xcatdport") if row and row.get("value") else None
+
+
+def initialise(state_dir: Path) -> None:
+    from xcatpy.db.store import Store
+    from xcatpy.pki.ca import init_pki
+
+    Store.open(state_dir).close()
+    init_pki(state_dir)
+
+
+def run_file(state_dir: Path) -> Path:
+    """Where a running xcatd says how to reach it; the CLI reads it for private instances."""
+    return state_dir / "run" / "xcatd.json"
+
+
+def _start_logging(where: str) -> None:
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    if where == "syslog":
+        import syslog
+
+        from twisted.logger import formatEvent
+
+        syslog.openlog("xcatd", syslog.LOG_PID, syslog.LOG_DAEMON)
+
+        def observer(event):
+            text = formatEvent(event)
+            if text:
+                syslog.syslog(text)
+
+        globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+    else:
+        globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)],
+                                         redirectStandardIO=False)
+
+
+def _daemonize() -> None:
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+
+
+def serve(settings, log: str, pidfile: Path, foreground: bool) -> int:
+    if not foreground:
+        _daemonize()
+    from twisted.internet import reactor
+    from twisted.internet.error import CannotListenError
+
+    from xcatpy.server.services import build
+
+    _start_logging(log)
+    root, api = build(reactor, settings)
+    try:
+        root.startService()
+    except CannotListenError as exc:
+        root.stopService()
+        raise XcatError(f"cannot listen on {settings.listen}:{settings.port}: "
+                        f"{exc.socketError}") from None
+    runinfo = run_file(settings.state_dir)
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    runinfo.parent.mkdir(parents=True, exist_ok=True)
+    pidfile.write_text(f"{os.getpid()}\n")
+    runinfo.write_text(json.dumps({"pid": os.getpid(), "host": settings.listen,
+                                   "port": api.port.getHost().port}))
+
+    def cleanup():
+        for path in (pidfile, runinfo):
+            path.unlink(missing_ok=True)
+
+    reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
+    reactor.addSystemEventTrigger("after", "shutdown", cleanup)
+    reactor.run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings, log, pidfile = resolve(args)
+        if args.init:
+            initialise(settings.state_dir)
+            print(f"xcatd: initialised {settings.state_dir}")
+            return 0
+        from xcatpy.pki.paths import PkiPaths
+
+        if not PkiPaths(settings.state_dir).ca_cert.exists():
+            initialise(settings.state_dir)
+        return serve(settings, log, pidfile, args.foreground)
+    except XcatError as exc:
+        print(f"xcatd: Error: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"xcatd: Error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

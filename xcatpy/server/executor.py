@@ -1,0 +1,68 @@
+"""Runs command handlers off the reactor: many readers, exactly one writer.
+
+Handlers are synchronous SQLite code. Read-only commands run in a small pool, each thread
+with its own connection (WAL lets them read while a write is in progress). Every command
+that writes runs on one dedicated thread, so concurrent clients' changes are applied one
+after another and no update is lost, whatever SQLite's locking would have allowed.
+"""
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from xcatpy.commands import COMMANDS, run_command
+from xcatpy.commands.base import Output, Request
+from xcatpy.db.store import Store
+
+
+class CommandExecutor:
+    def __init__(self, reactor, state_dir: Path, readers: int = 4) -> None:
+        self.reactor = reactor
+        self.state_dir = state_dir
+        self._writer = ThreadPool(1, 1, name="xcatd-writer")
+        self._readers = ThreadPool(1, readers, name="xcatd-reader")
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._writer.start()
+        self._readers.start()
+
+    def stop(self) -> None:
+        # ThreadPool.stop lets the command in hand finish (it commits or rolls back as a
+        # whole), so a SIGTERM never leaves half a command in the database.
+        self._writer.stop()
+        self._readers.stop()
+        with self._lock:
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+
+    def store(self) -> Store:
+        """This thread's connection, opened on first use."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store.open(self.state_dir)
+            self._local.store = store
+            with self._lock:
+                self._stores.append(store)
+        return store
+
+    def run(self, request: Request, out: Output,
+            gate: Callable[[Store], bool] | None = None):
+        """Deferred exit code. `gate(store)` runs first in the same thread (the policy
+        check); if it returns False the handler never runs and the exit code is 1."""
+        spec = COMMANDS.get(request.command)
+        pool = self._writer if spec is not None and spec.writes else self._readers
+
+        def work() -> int:
+            store = self.store()
+            if gate is not None and not gate(store):
+                return 1
+            return run_command(request, out, store)
+
+        return deferToThreadPool(self.reactor, pool, work)
