@@ -123,6 +123,16 @@ def _start_logging(where: str) -> None:
                                          redirectStandardIO=False)
 
 
+def _print_how_to_connect(settings, port: int) -> None:
+    bindir = Path(sys.executable).parent
+    sys.stderr.write(
+        f"xcatd: serving {settings.state_dir} on {settings.listen}:{port}\n"
+        f"xcatd: point the CLIs at it with:\n"
+        f"    export PATH={bindir}:$PATH XCATPY_STATE={settings.state_dir}\n"
+        f"    nodeadd node[01-04] groups=compute,all && nodels compute\n")
+    sys.stderr.flush()
+
+
 def _daemonize() -> None:
     if os.fork():
         os._exit(0)
@@ -161,6 +171,8 @@ def serve(settings, log: str, pidfile: Path, foreground: bool) -> int:
         for path in (pidfile, runinfo):
             path.unlink(missing_ok=True)
 
+    if foreground:
+        _print_how_to_connect(settings, api.port.getHost().port)
     reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
     reactor.addSystemEventTrigger("after", "shutdown", cleanup)
     reactor.run()
