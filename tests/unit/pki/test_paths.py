@@ -13,13 +13,9 @@ from xcatpy.pki.paths import CREDS_ENV, ClientCreds, PkiPaths, client_credential
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    monkeypatch.delenv(CREDS_ENV, raising=False)
+def home(home: Path, monkeypatch) -> Path:
     monkeypatch.setattr(pathsmod, "current_user", lambda: "alice")
-    return h
+    return home
 
 
 def test_paths_module_does_not_import_cryptography():

@@ -6,18 +6,9 @@ from pathlib import Path
 import pytest
 
 from xcatpy.pki.ca import init_pki
-from xcatpy.pki.paths import CREDS_ENV, PkiPaths
+from xcatpy.pki.paths import PkiPaths
 from xcatpy.pki.revocation import load_crl
 from xcatpy.pki.setup_cli import main
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    monkeypatch.delenv(CREDS_ENV, raising=False)
-    return h
 
 
 def setup(capsys, *args: str) -> tuple[int, str, str]:
