@@ -8,6 +8,7 @@ may itself start with `=`). Short names stand for common columns.
 import re
 from dataclasses import dataclass
 
+from xcatpy.db.attrs import NodeAttrs
 from xcatpy.db.nodeops import APPEND, REMOVE, SET, Change
 from xcatpy.db.schema import TABLES, split_attr
 from xcatpy.db.selectors import Selector, parse_selector
@@ -86,3 +87,11 @@ def parse_node_args(args: list[str]) -> tuple[list[Selector], list[Change]]:
         else:
             changes.append(parse_assignment(arg))
     return selectors, changes
+
+
+def select_nodes(attrs: NodeAttrs, nodes: list[str], selectors: list[Selector]) -> list[str]:
+    """The nodes whose (resolved) attributes satisfy every selection."""
+    if not selectors:
+        return nodes
+    value = attrs.value
+    return [n for n in nodes if all(s.matches(value(n, s.attr)) for s in selectors)]

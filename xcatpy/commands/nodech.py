@@ -1,11 +1,10 @@
 """nodech: change node attributes in the tables, or delete nodes' rows with -d."""
 
 from xcatpy.commands.base import Context
-from xcatpy.commands.nodeargs import parse_node_args
+from xcatpy.commands.nodeargs import parse_node_args, select_nodes
 from xcatpy.commands.options import CommandParser
 from xcatpy.db.nodeops import apply_changes
 from xcatpy.db.schema import table
-from xcatpy.db.selectors import Selector
 from xcatpy.errors import UsageError, XcatError
 
 USAGE = """Usage: nodech <noderange> table.column=value [...]
@@ -23,13 +22,6 @@ _parser.add_argument("noderange", nargs="?")
 _parser.add_argument("items", nargs="*")
 
 
-def select_nodes(ctx: Context, nodes: list[str], selectors: list[Selector]) -> list[str]:
-    if not selectors:
-        return nodes
-    value = ctx.attrs.value
-    return [n for n in nodes if all(s.matches(value(n, s.attr)) for s in selectors)]
-
-
 def run(ctx: Context) -> int:
     opts = _parser.parse(ctx.args)
     if not opts.noderange or not opts.items:
@@ -40,7 +32,7 @@ def run(ctx: Context) -> int:
     selectors, changes = parse_node_args(opts.items)
     if not changes:
         raise UsageError("nodech: nothing to change (only selections were given)")
-    nodes = select_nodes(ctx, ctx.noderange(opts.noderange), selectors)
+    nodes = select_nodes(ctx.attrs, ctx.noderange(opts.noderange), selectors)
     apply_changes(ctx.attrs, nodes, changes)
     return 0
 

@@ -8,7 +8,7 @@ table, or -H print `node: label: value`, where label is what the user typed. Sel
 from dataclasses import dataclass
 
 from xcatpy.commands.base import Context
-from xcatpy.commands.nodeargs import AttrRef, parse_selection, resolve_attr
+from xcatpy.commands.nodeargs import AttrRef, parse_selection, resolve_attr, select_nodes
 from xcatpy.commands.options import CommandParser
 from xcatpy.db.schema import TABLES
 from xcatpy.db.selectors import Selector
@@ -65,9 +65,7 @@ def run(ctx: Context) -> int:
     else:
         nodes = ctx.attrs.node_names(include_hidden=opts.hidden)
     attrs = ctx.attrs
-    if query.selections:
-        value = attrs.value
-        nodes = [n for n in nodes if all(s.matches(value(n, s.attr)) for s in query.selections)]
+    nodes = select_nodes(attrs, nodes, query.selections)
     emit = ctx.out.data
     if not query.shown:
         for node in nodes:
