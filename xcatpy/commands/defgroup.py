@@ -9,13 +9,12 @@ from xcatpy.db.objdefs import TYPES
 from xcatpy.db.objects import (
     DYNAMIC,
     STATIC,
-    WHEREVALS_SEP,
     ObjectView,
     check_node_selectors,
     where_selectors,
 )
 from xcatpy.db.objwrite import MINUS, PLUS, REPLACE, ObjectWriter
-from xcatpy.db.selectors import parse_selectors
+from xcatpy.db.selectors import WHEREVALS_SEP, parse_selectors
 from xcatpy.errors import XcatError
 
 # What a dynamic group may be given: the rest are node attributes it cannot pass on.

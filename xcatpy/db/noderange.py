@@ -27,7 +27,7 @@ from math import prod
 
 from xcatpy.db.attrs import NodeAttrs
 from xcatpy.db.natural import natural_sorted
-from xcatpy.db.selectors import Selector, parse_selector
+from xcatpy.db.selectors import Selector, parse_criterion, parse_selector, split_wherevals
 from xcatpy.errors import NoderangeError, XcatError
 
 NODE_PREFIX = "node"       # xCAT's prefix for bare numbers (`10-20`, `10+3`)
@@ -37,8 +37,6 @@ MAX_NESTING = 50           # parentheses deep enough to exhaust the stack are no
 
 _DIGITS = re.compile(r"(\d+)")
 _PLUS_FRONT = re.compile(r"(.*?)(\d+)(\D*)", re.S)
-# xCAT's selectors also accept a single `=` for `==` (nodesbycriteria, wherevals).
-_LONE_EQ = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)=(?![=~])(.*)", re.S)
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 
 
@@ -304,13 +302,6 @@ def expand_pattern(text: str) -> list[str] | None:
     return _span(text[:cut], text[cut + 1:], text)
 
 
-def _selector(text: str) -> Selector | None:
-    sel = parse_selector(text)
-    if sel is None and (m := _LONE_EQ.fullmatch(text)):
-        sel = parse_selector(f"{m[1]}=={m[2]}")
-    return sel
-
-
 # -- evaluation ----------------------------------------------------------------------------
 
 class NodeRange:
@@ -395,7 +386,7 @@ class NodeRange:
             return self._names([NODE_PREFIX + text])
         if text.startswith("/"):
             return self._regex(text)
-        sel = _selector(text)
+        sel = parse_criterion(text)
         if sel is not None:
             return self._select([sel], self._visible())
         names = expand_pattern(text)
@@ -489,10 +480,9 @@ class NodeRange:
 
     def _dynamic_members(self, name: str, row: dict) -> set[str]:
         if name not in self._dynamic:
-            clauses = [c.strip() for c in (row.get("wherevals") or "").split("::")]
             selectors = []
-            for clause in filter(None, clauses):
-                sel = _selector(clause)
+            for clause in split_wherevals(row.get("wherevals") or ""):
+                sel = parse_criterion(clause)
                 if sel is None:
                     raise XcatError(f"Dynamic group '{name}' has an invalid wherevals clause "
                                     f"'{clause}': expected attr==val, attr!=val, attr=~re "

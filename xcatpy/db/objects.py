@@ -6,19 +6,16 @@ table once, so listing ten thousand nodes is a handful of queries. Writes live i
 xcatpy.db.objwrite.
 """
 
-import re
 from collections.abc import Iterable
 
 from xcatpy.db.attrs import NodeAttrs, split_list
 from xcatpy.db.natural import natural_sorted
 from xcatpy.db.objdefs import SITE_OBJECT, TYPES, AttrSpec, ObjType, only_if_holds
-from xcatpy.db.selectors import Selector, parse_selectors
+from xcatpy.db.selectors import Selector, parse_selectors, split_wherevals
 from xcatpy.errors import XcatError
 
 XCATDEFAULTS = "xcatdefaults"
 STATIC, DYNAMIC = "static", "dynamic"
-WHEREVALS_SEP = "::"
-_LONE_EQ = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(?![=~])(.*)$", re.S)
 
 
 def _by_table(specs: Iterable[AttrSpec]) -> dict[str, list[AttrSpec]]:
@@ -208,8 +205,7 @@ def with_xcatdefaults(values: dict[str, str], defaults: dict[str, str]) -> dict[
 
 def where_selectors(wherevals: str) -> list[Selector]:
     """A dynamic group's `attr==val::attr=~val` string as selectors (a lone `=` is `==`)."""
-    parts = [p.strip() for p in wherevals.split(WHEREVALS_SEP) if p.strip()]
-    return parse_selectors([_LONE_EQ.sub(r"\1==\2", p) for p in parts])
+    return parse_selectors(split_wherevals(wherevals), lone_eq=True)
 
 
 def check_node_selectors(selectors: list[Selector]) -> None:

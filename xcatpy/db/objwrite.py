@@ -11,7 +11,8 @@ from collections.abc import Callable
 from xcatpy.db import regexattr
 from xcatpy.db.nodeops import SET, Change, apply_changes, remove_nodes, rename_node
 from xcatpy.db.objdefs import TYPES, AttrSpec, ObjType, only_if_holds
-from xcatpy.db.objects import DYNAMIC, STATIC, WHEREVALS_SEP, XCATDEFAULTS, ObjectView, list_value
+from xcatpy.db.objects import DYNAMIC, STATIC, XCATDEFAULTS, ObjectView, list_value
+from xcatpy.db.selectors import WHEREVALS_SEP
 from xcatpy.errors import XcatError
 
 # How a given value meets the stored one: chdef's default, -p and -m.

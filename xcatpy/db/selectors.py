@@ -14,6 +14,9 @@ MATCH_OPS = ("==", "!=", "=~", "!~")
 COMPARE_OPS = (">=", "<=", ">", "<")
 _OP_PATTERN = re.compile(r"==|!=|=~|!~|>=|<=|>|<")
 _ATTR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+# xCAT's criteria (nodesbycriteria, dynamic groups' wherevals) also read `attr=val` as ==.
+_LONE_EQ = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)=(?![=~])(.*)", re.S)
+WHEREVALS_SEP = "::"
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,27 @@ def parse_selector(text: str, ops: tuple[str, ...] = MATCH_OPS) -> Selector | No
     return Selector(attr, op, value, regex)
 
 
-def parse_selectors(texts: list[str], ops: tuple[str, ...] = MATCH_OPS) -> list[Selector]:
-    """Every text must be a selector (the -w option): anything else is named in the error."""
+def parse_criterion(text: str) -> Selector | None:
+    """A selector as xCAT's node criteria accept it: the match operators or a lone `=`."""
+    sel = parse_selector(text)
+    if sel is None and (m := _LONE_EQ.fullmatch(text)):
+        sel = parse_selector(f"{m[1]}=={m[2]}")
+    return sel
+
+
+def split_wherevals(wherevals: str) -> list[str]:
+    """A dynamic group's `attr==val::attr=~re` string as its clauses, blanks dropped."""
+    return [c.strip() for c in wherevals.split(WHEREVALS_SEP) if c.strip()]
+
+
+def parse_selectors(texts: list[str], ops: tuple[str, ...] = MATCH_OPS, *,
+                    lone_eq: bool = False) -> list[Selector]:
+    """Every text must be a selector (the -w option): anything else is named in the error.
+
+    `lone_eq` also takes `attr=val` for ==, as dynamic groups' wherevals do."""
     out = []
     for text in texts:
-        sel = parse_selector(text, ops)
+        sel = parse_criterion(text) if lone_eq else parse_selector(text, ops)
         if sel is None:
             raise XcatError(f"Invalid selection string '{text}': expected "
                             f"<attr><op><value> with op one of {' '.join(ops)}")
