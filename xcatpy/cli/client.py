@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xcatpy.errors import XcatError
 from xcatpy.server.protocol import API_PATH, CommandRequest, ProtocolError, decode_event
+from xcatpy.userfiles import read_user_file, write_user_file
 
 HOST_ENV = "XCATHOST"
 DEFAULT_PORT = 3001
@@ -56,9 +57,8 @@ def files_to_ship(args: list[str], cwd: str) -> dict[str, str]:
         path = Path(cwd, name)
         try:
             if path.is_file() and path.stat().st_size <= MAX_SHIPPED_FILE:
-                with open(path, newline="") as f:
-                    shipped[name] = f.read()
-        except (OSError, UnicodeDecodeError, ValueError):
+                shipped[name] = read_user_file(path, name)
+        except (OSError, ValueError, XcatError):
             continue  # not ours to read: the daemon will say the file is missing if needed
     return shipped
 
@@ -77,18 +77,6 @@ def _context(state_dir: Path) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         raise XcatError(f"Cannot load client credentials from {creds.directory}: {exc}") from None
     return ctx
-
-
-def _write_file(name: str, content: str, cwd: str) -> None:
-    path = Path(cwd, name)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w", newline="") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise XcatError(f"Cannot write file {name}: {exc.strerror or exc}") from None
 
 
 def run_remote(command: str, args: list[str], state_dir: Path) -> int:
@@ -128,7 +116,7 @@ def _stream(response, cwd: str) -> int:
             sys.stderr.write(f"{event['err']}\n")
             sys.stderr.flush()
         elif "file" in event:
-            _write_file(event["file"], event.get("content", ""), cwd)
+            write_user_file(Path(cwd, event["file"]), event.get("content", ""), event["file"])
         elif "exit" in event:
             rc = int(event["exit"])
     if rc is None:

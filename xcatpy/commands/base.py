@@ -12,7 +12,7 @@ from pathlib import Path
 
 from xcatpy.db.attrs import NodeAttrs
 from xcatpy.db.store import Store
-from xcatpy.errors import XcatError
+from xcatpy.userfiles import read_user_file, write_user_file
 
 
 class Output:
@@ -61,22 +61,10 @@ class Request:
         return Path(self.cwd, name)
 
     def read_file(self, name: str) -> str:
-        try:
-            # newline="": a CR inside a quoted CSV value is data, not a line ending.
-            with open(self._path(name), newline="") as f:
-                return f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise XcatError(f"Cannot read file {name}: {exc.strerror or exc}") from None
+        return read_user_file(self._path(name), name)
 
     def write_file(self, name: str, text: str) -> None:
-        path = self._path(name)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            tmp.write_text(text, newline="")
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise XcatError(f"Cannot write file {name}: {exc.strerror or exc}") from None
+        write_user_file(self._path(name), text, name)
 
 
 class Context:
