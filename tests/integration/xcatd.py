@@ -18,6 +18,7 @@ class Xcatd:
         self.extra = extra
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.ports: dict[str, int] = {}
 
     def start(self, timeout: float = 30) -> "Xcatd":
         env = dict(os.environ, XCATPY_STATE=str(self.state))
@@ -26,7 +27,9 @@ class Xcatd:
         runinfo.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "xcatpy.server.daemon", "--foreground", "--port", "0",
-             "--listen", "127.0.0.1", *self.extra],
+             "--listen", "127.0.0.1",
+             # Boot services on free loopback ports unless a test says otherwise.
+             "--tftp-port", "0", "--http-port", "0", "--monitor-port", "0", *self.extra],
             env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -34,7 +37,9 @@ class Xcatd:
                 raise RuntimeError(f"xcatd exited {self.proc.returncode}: {self.log.read_text()}")
             if runinfo.exists():
                 try:
-                    self.port = json.loads(runinfo.read_text())["port"]
+                    info = json.loads(runinfo.read_text())
+                    self.port = info["port"]
+                    self.ports = {k: v for k, v in info.items() if k.endswith("port")}
                     return self
                 except (ValueError, KeyError):
                     pass

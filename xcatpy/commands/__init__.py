@@ -34,6 +34,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "chdef": CommandSpec("chdef", True),
     "lsdef": CommandSpec("lsdef", False),
     "rmdef": CommandSpec("rmdef", True),
+    "nodeset": CommandSpec("nodeset", True, noderange=True),
+    "rinstall": CommandSpec("rinstall", True, noderange=True),
+    "copybootloaders": CommandSpec("copybootloaders", False),
 }
 
 

@@ -128,7 +128,8 @@ def site_rows(state_dir: Path, head: HeadNode | None = None) -> list[dict]:
         # xcatpy's own defaults.
         "auditskipcmds": "ALL",
         "dhcpsetup": "y",
-        "managedaddressmode": "static",
+        # xCAT's default when unset: installers configure the NIC by DHCP.
+        "managedaddressmode": "dhcp",
         "xcatdebugmode": "0",
         "vmmaxp": "64",
     }

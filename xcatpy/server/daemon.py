@@ -31,6 +31,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, help="API port (default site.xcatdport, 3001; "
                    "0 picks a free port)")
     p.add_argument("--readers", type=int, help="threads for read-only commands")
+    p.add_argument("--boot-listen", metavar="ADDR[,ADDR]",
+                   help="addresses of the TFTP, HTTP and install-monitor services "
+                   "(default: the API address); the provisioning network's own address")
+    p.add_argument("--tftp-port", metavar="N|off", help="TFTP port (default 69)")
+    p.add_argument("--http-port", metavar="N|off",
+                   help="HTTP port for install trees and answer files (default 80)")
+    p.add_argument("--monitor-port", metavar="N|off",
+                   help="install monitor port (default site.xcatiport, 3002)")
     p.add_argument("--log", choices=["stderr", "syslog"], help="where logs go")
     p.add_argument("--pidfile", help="pid file (default <state>/run/xcatd.pid)")
     p.add_argument("--init", action="store_true",
@@ -68,25 +76,46 @@ def resolve(args: argparse.Namespace):
     state_dir = statemod.state_dir(args.state_dir or conf.get("state_dir"))
     port = _int(args.port, "--port")
     if port is None:
-        port = _int(conf.get("port"), "port") or _site_port(state_dir) or DEFAULT_PORT
-    settings = Settings(state_dir=state_dir, listen=args.listen or conf.get("listen")
-                        or "127.0.0.1", port=port,
+        port = _int(conf.get("port"), "port") or _site_port(state_dir, "xcatdport") or \
+            DEFAULT_PORT
+    listen = args.listen or conf.get("listen") or "127.0.0.1"
+    boot_listen = args.boot_listen or conf.get("boot_listen") or listen
+    settings = Settings(state_dir=state_dir, listen=listen, port=port,
                         readers=_int(args.readers, "--readers") or _int(
-                            conf.get("readers"), "readers") or 4)
+                            conf.get("readers"), "readers") or 4,
+                        boot_listen=[a.strip() for a in boot_listen.split(",") if a.strip()],
+                        tftp_port=_service_port(args.tftp_port, conf, "tftp_port", 69),
+                        http_port=_service_port(args.http_port, conf, "http_port", 80),
+                        monitor_port=_service_port(
+                            args.monitor_port, conf, "monitor_port",
+                            _site_port(state_dir, "xcatiport") or 3002))
     log = args.log or conf.get("log") or "stderr"
     pidfile = Path(args.pidfile or conf.get("pidfile") or state_dir / "run" / "xcatd.pid")
     return settings, log, pidfile
 
 
-def _site_port(state_dir: Path) -> int | None:
+def _service_port(flag: str | None, conf: dict, key: str, default: int) -> int | None:
+    """A boot service's port: flag, then config, then default; 'off' disables it."""
+    value = flag if flag is not None else conf.get(key)
+    if value is None or value == "":
+        return default
+    if str(value).strip().lower() in ("off", "no", "none", "disabled"):
+        return None
+    port = _int(value, f"--{key.replace('_', '-')}" if flag is not None else key)
+    if port is None or not 0 <= port <= 65535:
+        raise XcatError(f"Invalid {key} '{value}': expected 0-65535 or off")
+    return port
+
+
+def _site_port(state_dir: Path, key: str) -> int | None:
     from xcatpy.db.store import Store
 
     store = Store.open(state_dir)
     try:
-        row = store.get("site", {"key": "xcatdport"})
+        row = store.get("site", {"key": key})
     finally:
         store.close()
-    return _int(row["value"], "site.xcatdport") if row and row.get("value") else None
+    return _int(row["value"], f"site.{key}") if row and row.get("value") else None
 
 
 def initialise(state_dir: Path) -> None:
@@ -123,10 +152,14 @@ def _start_logging(where: str) -> None:
                                          redirectStandardIO=False)
 
 
-def _print_how_to_connect(settings, port: int) -> None:
+def _print_how_to_connect(settings, ports: dict[str, int]) -> None:
     bindir = Path(sys.executable).parent
+    port = ports["port"]
+    boot = ", ".join(f"{name[:-5]} {value}" for name, value in ports.items() if name != "port")
     sys.stderr.write(
         f"xcatd: serving {settings.state_dir} on {settings.listen}:{port}\n"
+        + (f"xcatd: boot services on {','.join(settings.boot_listen)}: {boot}\n"
+           if boot else "") +
         f"xcatd: point the CLIs at it with:\n"
         f"    export PATH={bindir}:$PATH XCATPY_STATE={settings.state_dir}\n"
         f"    nodeadd node[01-04] groups=compute,all && nodels compute\n")
@@ -153,26 +186,27 @@ def serve(settings, log: str, pidfile: Path, foreground: bool) -> int:
     from xcatpy.server.services import build
 
     _start_logging(log)
-    root, api = build(reactor, settings)
+    root, running = build(reactor, settings)
     try:
         root.startService()
     except CannotListenError as exc:
         root.stopService()
-        raise XcatError(f"cannot listen on {settings.listen}:{settings.port}: "
+        raise XcatError(f"cannot listen on {exc.interface or '*'}:{exc.port}: "
                         f"{exc.socketError}") from None
     runinfo = run_file(settings.state_dir)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     runinfo.parent.mkdir(parents=True, exist_ok=True)
     pidfile.write_text(f"{os.getpid()}\n")
-    runinfo.write_text(json.dumps({"pid": os.getpid(), "host": settings.listen,
-                                   "port": api.port.getHost().port}))
+    ports = running.ports()
+    runinfo.write_text(json.dumps({"pid": os.getpid(), "host": settings.listen, **ports,
+                                   "boot_listen": settings.boot_listen}))
 
     def cleanup():
         for path in (pidfile, runinfo):
             path.unlink(missing_ok=True)
 
     if foreground:
-        _print_how_to_connect(settings, api.port.getHost().port)
+        _print_how_to_connect(settings, ports)
     reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
     reactor.addSystemEventTrigger("after", "shutdown", cleanup)
     reactor.run()

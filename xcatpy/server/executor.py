@@ -66,3 +66,32 @@ class CommandExecutor:
             return run_command(request, out, store)
 
         return deferToThreadPool(self.reactor, pool, work)
+
+    def read(self, fn: Callable[[Store], object]):
+        """Deferred result of `fn(store)` on a reader thread, in one read transaction
+        (boot services: configs and answer files are rendered here, off the reactor)."""
+        def work():
+            store = self.store()
+            store.begin(write=False)
+            try:
+                return fn(store)
+            finally:
+                store.rollback()
+
+        return deferToThreadPool(self.reactor, self._readers, work)
+
+    def write(self, fn: Callable[[Store], object]):
+        """Deferred result of `fn(store)` on the writer thread; committed if it returns,
+        rolled back if it raises (the install callback and monitor update state here)."""
+        def work():
+            store = self.store()
+            store.begin(write=True)
+            try:
+                result = fn(store)
+            except BaseException:
+                store.rollback()
+                raise
+            store.commit()
+            return result
+
+        return deferToThreadPool(self.reactor, self._writer, work)

@@ -1,9 +1,11 @@
 """The services one xcatd process runs, each an IService, assembled in one place.
 
-Later parts add TFTP, HTTP, DHCP, DNS and the install monitor here, beside the API.
+The API (mTLS, for admins) listens on `listen`; the boot services (TFTP, HTTP, the install
+monitor) listen on `boot_listen`, the provisioning network's addresses. A port of None
+turns a boot service off. DHCP and DNS join here in later parts.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from twisted.application import service
@@ -22,6 +24,10 @@ class Settings:
     listen: str = "127.0.0.1"
     port: int = 3001
     readers: int = 4
+    boot_listen: list[str] = field(default_factory=lambda: ["127.0.0.1"])
+    tftp_port: int | None = 69
+    http_port: int | None = 80
+    monitor_port: int | None = 3002
 
 
 class ExecutorService(service.Service):
@@ -61,12 +67,112 @@ class ApiService(service.Service):
             return self.port.stopListening()
 
 
-def build(reactor, settings: Settings) -> tuple[service.MultiService, ApiService]:
+class TcpService(service.Service):
+    """One factory on several addresses; `port` is the bound port once started (with port
+    0, the port the first address got is used for the rest)."""
+
+    def __init__(self, reactor, label: str, factory, addresses: list[str], port: int) -> None:
+        self.reactor = reactor
+        self.label = label
+        self.factory = factory
+        self.addresses = addresses
+        self.port = port
+        self._listening = []
+
+    def startService(self) -> None:
+        super().startService()
+        for address in self.addresses:
+            listening = self.reactor.listenTCP(self.port, self.factory, interface=address)
+            self._listening.append(listening)
+            self.port = listening.getHost().port
+            log.info("{label} listening on {host}:{port}", label=self.label, host=address,
+                     port=self.port)
+
+    def stopService(self):
+        super().stopService()
+        from twisted.internet.defer import gatherResults
+
+        stopping = [p.stopListening() for p in self._listening]
+        self._listening = []
+        return gatherResults([d for d in stopping if d is not None])
+
+
+@dataclass
+class Running:
+    """What `build` assembled, for the daemon to report where everything listens."""
+
+    api: ApiService
+    tftp: service.Service | None = None
+    http: TcpService | None = None
+    monitor: TcpService | None = None
+
+    def ports(self) -> dict[str, int]:
+        found = {"port": self.api.port.getHost().port}
+        for name in ("tftp", "http", "monitor"):
+            svc = getattr(self, name)
+            if svc is not None:
+                found[f"{name}_port"] = svc.port
+        return found
+
+
+def _site_dirs(state_dir: Path) -> tuple[Path, Path]:
+    from xcatpy.db.store import Store
+
+    store = Store.open(state_dir)
+    try:
+        values = {k: (store.get("site", {"key": k}) or {}).get("value")
+                  for k in ("installdir", "tftpdir")}
+    finally:
+        store.close()
+    installdir = Path(values["installdir"] or state_dir / "install")
+    tftpdir = Path(values["tftpdir"] or state_dir / "tftpboot")
+    for directory in (installdir, tftpdir):
+        directory.mkdir(parents=True, exist_ok=True)
+    return installdir, tftpdir
+
+
+def _add_boot_services(reactor, settings: Settings, executor: CommandExecutor,
+                       root: service.MultiService, running: Running) -> None:
+    if settings.tftp_port is None and settings.http_port is None and \
+            settings.monitor_port is None:
+        return
+    from xcatpy.boot.http import build_boot_site
+    from xcatpy.boot.monitor import MonitorFactory
+    from xcatpy.boot.resolver import BootResolver
+
+    installdir, tftpdir = _site_dirs(settings.state_dir)
+    resolver = BootResolver(
+        executor, installdir, tftpdir,
+        http_port=lambda: running.http.port if running.http else 80,
+        api_port=lambda: running.api.port.getHost().port)
+    if settings.tftp_port is not None:
+        from xcatpy.boot.tftp.files import TftpRoot
+        from xcatpy.boot.tftp.service import TftpService
+
+        tftp_root = TftpRoot(tftpdir)
+        for pattern, generate in resolver.tftp_generators():
+            tftp_root.add_generator(pattern, generate)
+        running.tftp = TftpService(reactor, tftp_root, settings.boot_listen,
+                                   settings.tftp_port)
+        running.tftp.setServiceParent(root)
+    if settings.http_port is not None:
+        running.http = TcpService(reactor, "HTTP", build_boot_site(resolver, installdir),
+                                  settings.boot_listen, settings.http_port)
+        running.http.setServiceParent(root)
+    if settings.monitor_port is not None:
+        running.monitor = TcpService(reactor, "install monitor", MonitorFactory(resolver),
+                                     settings.boot_listen, settings.monitor_port)
+        running.monitor.setServiceParent(root)
+
+
+def build(reactor, settings: Settings) -> tuple[service.MultiService, Running]:
     root = service.MultiService()
     executor = CommandExecutor(reactor, settings.state_dir, readers=settings.readers)
-    # Order matters: services stop in reverse, so the API stops taking requests before
-    # the executor finishes the commands in hand.
+    # Order matters: services stop in reverse, so the API and boot services stop taking
+    # requests before the executor finishes the work in hand.
     ExecutorService(executor).setServiceParent(root)
     api = ApiService(reactor, settings, executor)
     api.setServiceParent(root)
-    return root, api
+    running = Running(api)
+    _add_boot_services(reactor, settings, executor, root, running)
+    return root, running

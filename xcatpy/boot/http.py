@@ -1,0 +1,188 @@
+"""The HTTP side of booting: the install tree, answer files, iPXE scripts, the callback.
+
+    /install/<path>              files of the install tree (Range requests, streamed)
+    /install/autoinst/<node>     the node's answer file, rendered now (xCAT's path)
+    /xcatpy/v1/boot/ipxe[/<mac>] iPXE script for the asking node (or ?mac=)
+    /xcatpy/v1/boot/done         the installer's "finished" call: install -> boot
+
+Nothing here touches the database on the reactor thread: the resolver renders on the
+executor's readers and records on its writer.
+"""
+
+import os
+from pathlib import Path
+
+from twisted.logger import Logger
+from twisted.web import resource, server, static
+
+from xcatpy.boot.nodeindex import normalize_mac, plain_ip
+from xcatpy.boot.templates import PART_SUFFIXES
+
+ANSWER_PARTS = tuple(PART_SUFFIXES)
+
+log = Logger()
+
+
+def _client(request) -> str:
+    return plain_ip(request.getClientAddress().host)
+
+
+def _local(request) -> str:
+    return plain_ip(request.getHost().host)
+
+
+def _text(request, status: int, text: str, content_type: bytes = b"text/plain; "
+          b"charset=utf-8") -> None:
+    body = text.encode()
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", content_type)
+    request.setHeader(b"content-length", str(len(body)).encode())
+    request.setHeader(b"cache-control", b"no-store")
+    if request.method != b"HEAD":
+        request.write(body)
+    request.finish()
+
+
+def _deferred_text(request, deferred, render) -> int:
+    """Finish `request` with render(result) -> (status, text[, type]) once `deferred` fires."""
+    def done(result):
+        if not request.finished and not request._disconnected:
+            _text(request, *render(result))
+
+    def failed(failure):
+        log.failure("boot request {uri} failed", failure, uri=request.uri)
+        if not request.finished and not request._disconnected:
+            _text(request, 500, "Error: internal error\n")
+
+    deferred.addCallbacks(done, failed)
+    return server.NOT_DONE_YET
+
+
+class InstallTree(resource.Resource):
+    """Static files confined to the install root: no '..', no symlink out of the root,
+    no directory listings."""
+
+    isLeaf = True
+
+    def __init__(self, root: Path, answers: resource.Resource) -> None:
+        super().__init__()
+        self.root = root
+        self.answers = answers
+
+    def render(self, request):
+        segments = [s.decode("utf-8", "replace") for s in request.postpath]
+        if segments and segments[0] == "autoinst":
+            request.postpath = request.postpath[1:]
+            return self.answers.render(request)
+        if request.method not in (b"GET", b"HEAD"):
+            _text(request, 405, "Error: method not allowed\n")
+            return server.NOT_DONE_YET
+        path = self._confined(segments)
+        if path is None:
+            _text(request, 404, f"Error: /install/{'/'.join(segments)} not found\n")
+            return server.NOT_DONE_YET
+        return static.File(str(path), defaultType="application/octet-stream").render(request)
+
+    def _confined(self, segments: list[str]) -> Path | None:
+        if any(s in ("", ".", "..") or "/" in s or "\\" in s or "\0" in s
+               for s in segments) or not segments:
+            return None
+        root = os.path.realpath(self.root)
+        path = os.path.realpath(os.path.join(root, *segments))
+        if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
+            return None
+        return Path(path)
+
+
+class AnswerFiles(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, resolver) -> None:
+        super().__init__()
+        self.resolver = resolver
+
+    def render(self, request):
+        if request.method not in (b"GET", b"HEAD"):
+            _text(request, 405, "Error: method not allowed\n")
+            return server.NOT_DONE_YET
+        if len(request.postpath) != 1 or not request.postpath[0]:
+            _text(request, 404, "Error: expected /install/autoinst/<node>\n")
+            return server.NOT_DONE_YET
+        node = request.postpath[0].decode("utf-8", "replace")
+        part = request.args.get(b"part", [b""])[0].decode("ascii", "replace") or None
+        if part is not None and part not in ANSWER_PARTS:
+            _text(request, 404, f"Error: no part '{part}' of an answer file (known: "
+                  f"{', '.join(ANSWER_PARTS)})\n")
+            return server.NOT_DONE_YET
+
+        def render(answer):
+            kind = (b"application/xml; charset=utf-8" if answer.text.startswith("<?xml")
+                    else b"text/plain; charset=utf-8")
+            return answer.status, answer.text, kind
+        return _deferred_text(request, self.resolver.answer(
+            node, _client(request), _local(request), part), render)
+
+
+class IpxeScript(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, resolver) -> None:
+        super().__init__()
+        self.resolver = resolver
+
+    def render_GET(self, request):
+        mac = None
+        if request.postpath and request.postpath[0]:
+            mac = request.postpath[0].decode("ascii", "replace")
+        elif b"mac" in request.args:
+            mac = request.args[b"mac"][0].decode("ascii", "replace")
+        if mac is not None and normalize_mac(mac) is None:
+            _text(request, 400, f"Error: '{mac}' is not a MAC address\n")
+            return server.NOT_DONE_YET
+
+        def render(script):
+            if script is None:
+                return 404, "#!ipxe\necho xcatpy: no boot configuration for this node\nexit 1\n"
+            return 200, script
+        return _deferred_text(request, self.resolver.ipxe(mac, _client(request),
+                                                          _local(request)), render)
+
+
+class Finished(resource.Resource):
+    """The installer's callback. The node is the caller's address, so a node can only
+    ever finish its own install."""
+
+    isLeaf = True
+
+    def __init__(self, resolver) -> None:
+        super().__init__()
+        self.resolver = resolver
+
+    def render_GET(self, request):
+        client = _client(request)
+
+        def render(result):
+            if result is None:
+                return 404, f"Error: {client} is not the address of any node\n"
+            node, state = result
+            log.info("{node}: install finished, next boot: {state}", node=node, state=state)
+            return 200, f"{node}: {state}\n"
+        return _deferred_text(request, self.resolver.finished(client), render)
+
+    render_POST = render_GET
+
+
+def build_boot_site(resolver, installdir: Path) -> server.Site:
+    root = resource.Resource()
+    root.putChild(b"install", InstallTree(installdir, AnswerFiles(resolver)))
+    boot = resource.Resource()
+    boot.putChild(b"ipxe", IpxeScript(resolver))
+    boot.putChild(b"done", Finished(resolver))
+    v1 = resource.Resource()
+    v1.putChild(b"boot", boot)
+    xcatpy_ = resource.Resource()
+    xcatpy_.putChild(b"v1", v1)
+    root.putChild(b"xcatpy", xcatpy_)
+    site = server.Site(root)
+    site.displayTracebacks = False
+    return site

@@ -1,0 +1,69 @@
+"""xCAT's install monitor: the plain-TCP line protocol installers use on port 3002.
+
+A node sends `installstatus <status>` (recorded in nodelist.status) or `next` (its
+install is finished: the chain advances, as with the HTTP callback), one per line. The
+node is the peer address; nobody can report for another node.
+"""
+
+import re
+
+from twisted.internet import protocol
+from twisted.logger import Logger
+from twisted.protocols.basic import LineOnlyReceiver
+from twisted.protocols.policies import TimeoutMixin
+
+from xcatpy.boot.nodeindex import plain_ip
+
+log = Logger()
+STATUS = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+IDLE_SECONDS = 60
+
+
+class MonitorProtocol(LineOnlyReceiver, TimeoutMixin):
+    delimiter = b"\n"
+    MAX_LENGTH = 512
+
+    def connectionMade(self) -> None:
+        self.setTimeout(IDLE_SECONDS)
+        self.client = plain_ip(self.transport.getPeer().host)
+
+    def lineReceived(self, line: bytes) -> None:
+        self.resetTimeout()
+        words = line.decode("utf-8", "replace").strip().split()
+        if not words:
+            return
+        if words[0] == "installstatus" and len(words) == 2 and STATUS.match(words[1]):
+            d = self.factory.resolver.install_status(self.client, words[1])
+            d.addCallback(lambda node: self._reply(
+                f"ok {node} {words[1]}" if node else f"error {self.client} is not a node"))
+        elif words == ["next"]:
+            d = self.factory.resolver.finished(self.client)
+            d.addCallback(lambda result: self._reply(
+                f"ok {result[0]} {result[1]}" if result
+                else f"error {self.client} is not a node"))
+        else:
+            self._reply("error expected 'installstatus <status>' or 'next'")
+            return
+        d.addErrback(self._failed)
+
+    def _failed(self, failure) -> None:
+        log.failure("install monitor request from {client} failed", failure,
+                    client=self.client)
+        self._reply("error internal error")
+
+    def _reply(self, text: str) -> None:
+        if self.transport is not None and self.connected:
+            self.sendLine(text.encode())
+
+    def lineLengthExceeded(self, line) -> None:
+        self.transport.loseConnection()
+
+    def timeoutConnection(self) -> None:
+        self.transport.loseConnection()
+
+
+class MonitorFactory(protocol.ServerFactory):
+    protocol = MonitorProtocol
+
+    def __init__(self, resolver) -> None:
+        self.resolver = resolver

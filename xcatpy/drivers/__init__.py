@@ -1,0 +1,1 @@
+"""Drivers for the things xcatd manages: BMCs (power, boot device) and hypervisors."""
