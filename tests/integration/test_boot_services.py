@@ -80,9 +80,11 @@ def tftp_get(boot, name, tmp_path):
         and not p.stderr.strip() else None
 
 
-def monitor(boot, line):
+def monitor(boot, line, half_close=False):
     with socket.create_connection(("127.0.0.1", boot.ports["monitor_port"]), timeout=10) as s:
         s.sendall(line.encode() + b"\n")
+        if half_close:
+            s.shutdown(socket.SHUT_WR)   # as busybox nc does, then waits for the answer
         return s.makefile().readline().strip()
 
 
@@ -190,6 +192,8 @@ def test_install_monitor(boot):
         "self1: installing"
     assert monitor(boot, "installstatus a;rm") == \
         "error expected 'installstatus <status>' or 'next'"
+    assert monitor(boot, "installstatus partitioning", half_close=True) == \
+        "ok self1 partitioning"
     assert monitor(boot, "next") == "ok self1 boot"
     assert state_of(boot, "self1") == "self1: boot"
 

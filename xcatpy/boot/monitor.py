@@ -7,10 +7,11 @@ node is the peer address; nobody can report for another node.
 
 import re
 
-from twisted.internet import protocol
+from twisted.internet import interfaces, protocol
 from twisted.logger import Logger
 from twisted.protocols.basic import LineOnlyReceiver
 from twisted.protocols.policies import TimeoutMixin
+from zope.interface import implementer
 
 from xcatpy.boot.nodeindex import plain_ip
 
@@ -19,13 +20,30 @@ STATUS = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 IDLE_SECONDS = 60
 
 
+@implementer(interfaces.IHalfCloseableProtocol)
 class MonitorProtocol(LineOnlyReceiver, TimeoutMixin):
+    """Half-close aware: busybox nc shuts its sending side after the line and then waits
+    for the answer, so the connection ends only once every pending reply is written."""
+
     delimiter = b"\n"
     MAX_LENGTH = 512
 
     def connectionMade(self) -> None:
         self.setTimeout(IDLE_SECONDS)
         self.client = plain_ip(self.transport.getPeer().host)
+        self.pending = 0
+        self.input_closed = False
+
+    def readConnectionLost(self) -> None:
+        self.input_closed = True
+        self._close_if_idle()
+
+    def writeConnectionLost(self) -> None:
+        self.transport.loseConnection()
+
+    def _close_if_idle(self) -> None:
+        if self.input_closed and not self.pending:
+            self.transport.loseConnection()
 
     def lineReceived(self, line: bytes) -> None:
         self.resetTimeout()
@@ -44,7 +62,13 @@ class MonitorProtocol(LineOnlyReceiver, TimeoutMixin):
         else:
             self._reply("error expected 'installstatus <status>' or 'next'")
             return
+        self.pending += 1
         d.addErrback(self._failed)
+        d.addBoth(self._settled)
+
+    def _settled(self, _) -> None:
+        self.pending -= 1
+        self._close_if_idle()
 
     def _failed(self, failure) -> None:
         log.failure("install monitor request from {client} failed", failure,
