@@ -18,7 +18,8 @@ from xcatpy.boot import bootconfig, urls
 from xcatpy.boot.bootspec import BootPlanner, Endpoint, image_files
 from xcatpy.boot.chainstate import BootState, advance, set_status
 from xcatpy.boot.nodeindex import NodeIndex, hex_ip, plain_ip
-from xcatpy.boot.osimage import load_image
+from xcatpy.boot.osimage import image_for_node, load_image
+from xcatpy.boot.templates import render_answer_file
 from xcatpy.db.attrs import NodeAttrs
 from xcatpy.db.store import Store
 from xcatpy.errors import XcatError
@@ -164,9 +165,6 @@ class BootResolver:
 
     def answer(self, node: str, client: str, local: str, part: str | None = None):
         """Deferred Answer for GET /install/autoinst/<node>[?part=post]."""
-        from xcatpy.boot.osimage import image_for_node
-        from xcatpy.boot.templates import render_answer_file
-
         def work(store: Store) -> Answer:
             v = self.view(store)
             if not v.attrs.is_node(node):
@@ -190,25 +188,30 @@ class BootResolver:
             return Answer(200, result.text, node)
         return self.executor.read(work)
 
+    def _write_for_client(self, client: str, fn):
+        """Find the node at `client` on a reader (its cached index), then run
+        fn(store, node) on the writer: the single writer never rebuilds the index, so a
+        rack of installers finishing at once costs one index, not one per node."""
+        def write(node: str | None):
+            if node is None:
+                return None
+            return self.executor.write(lambda store: fn(store, node))
+        return self._lookup(lambda v: v.index.node_by_ip(client)).addCallback(write)
+
     def finished(self, client: str):
         """The installer's last call: Deferred (node, new state), or None if the address
         is no node's."""
-        def work(store: Store):
-            node = NodeIndex(NodeAttrs(store)).node_by_ip(client)
-            if node is None:
-                return None
+        def work(store: Store, node: str):
             state = advance(store, node)
             set_status(store, node, "booting")
             return node, state
-        return self.executor.write(work)
+        return self._write_for_client(client, work)
 
     def install_status(self, client: str, status: str):
-        def work(store: Store):
-            node = NodeIndex(NodeAttrs(store)).node_by_ip(client)
-            if node is not None:
-                set_status(store, node, status)
+        def work(store: Store, node: str):
+            set_status(store, node, status)
             return node
-        return self.executor.write(work)
+        return self._write_for_client(client, work)
 
 
 __all__ = ["Answer", "BootResolver", "BootState"]

@@ -9,6 +9,7 @@ import configparser
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from xcatpy import state as statemod
@@ -84,21 +85,23 @@ def resolve(args: argparse.Namespace):
                         readers=_int(args.readers, "--readers") or _int(
                             conf.get("readers"), "readers") or 4,
                         boot_listen=[a.strip() for a in boot_listen.split(",") if a.strip()],
-                        tftp_port=_service_port(args.tftp_port, conf, "tftp_port", 69),
-                        http_port=_service_port(args.http_port, conf, "http_port", 80),
+                        tftp_port=_service_port(args.tftp_port, conf, "tftp_port", lambda: 69),
+                        http_port=_service_port(args.http_port, conf, "http_port", lambda: 80),
                         monitor_port=_service_port(
                             args.monitor_port, conf, "monitor_port",
-                            _site_port(state_dir, "xcatiport") or 3002))
+                            lambda: _site_port(state_dir, "xcatiport") or 3002))
     log = args.log or conf.get("log") or "stderr"
     pidfile = Path(args.pidfile or conf.get("pidfile") or state_dir / "run" / "xcatd.pid")
     return settings, log, pidfile
 
 
-def _service_port(flag: str | None, conf: dict, key: str, default: int) -> int | None:
-    """A boot service's port: flag, then config, then default; 'off' disables it."""
+def _service_port(flag: str | None, conf: dict, key: str,
+                  default: Callable[[], int]) -> int | None:
+    """A boot service's port: flag, then config, then default (only computed when
+    needed: it may read the database); 'off' disables it."""
     value = flag if flag is not None else conf.get(key)
     if value is None or value == "":
-        return default
+        return default()
     if str(value).strip().lower() in ("off", "no", "none", "disabled"):
         return None
     port = _int(value, f"--{key.replace('_', '-')}" if flag is not None else key)
