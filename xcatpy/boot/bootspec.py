@@ -85,6 +85,12 @@ def _mem(value: str) -> str:
     return value + "M" if value.isdigit() else value
 
 
+def _dom0_mem_args(attrs: NodeAttrs, node: str) -> list[str]:
+    """Xen's dom0_mem pinned (min = max) from hypervisor.dom0mem; none if unset."""
+    dom0 = attrs.lookup(node, "hypervisor", "dom0mem")
+    return [f"dom0_mem={_mem(dom0)},max:{_mem(dom0)}"] if dom0 else []
+
+
 def _console_args(attrs: NodeAttrs, node: str) -> list[str]:
     port = attrs.lookup(node, "nodehm", "serialport")
     if port is None or port == "":
@@ -152,12 +158,9 @@ class BootPlanner:
         if state.action == "install" and files.hypervisor:
             # XenServer's unattended install: Xen first, the installer kernel as dom0,
             # install.img as its root (the handbook's pxelinux entry).
-            dom0 = self.attrs.lookup(node, "hypervisor", "dom0mem")
             speed = self.attrs.lookup(node, "nodehm", "serialspeed") or "115200"
-            hv_args = ["dom0_max_vcpus=1-2"]
-            if dom0:
-                hv_args.append(f"dom0_mem={_mem(dom0)},max:{_mem(dom0)}")
-            hv_args += [f"com1={speed},8n1", "console=com1,vga"]
+            hv_args = ["dom0_max_vcpus=1-2", *_dom0_mem_args(self.attrs, node),
+                       f"com1={speed},8n1", "console=com1,vga"]
             syslog = self.attrs.lookup(node, "noderes", "syslog") or master
             args = ["xencons=hvc", "console=hvc0", "console=tty0",
                     f"answerfile={urls.answer_url(master, port, node)}",
@@ -178,9 +181,8 @@ class BootPlanner:
         hypervisor = None
         hv_args = ""
         if files.hypervisor and self._is_xen_host(node):
-            dom0 = self.attrs.lookup(node, "hypervisor", "dom0mem")
             hypervisor = bootfile(files.hypervisor)
-            hv_args = f"dom0_mem={_mem(dom0)},max:{_mem(dom0)}" if dom0 else ""
+            hv_args = " ".join(_dom0_mem_args(self.attrs, node))
         return BootSpec(node, str(state), kernel=bootfile(files.kernel),
                         initrds=(bootfile(files.initrd),), args=" ".join(args),
                         hypervisor=hypervisor, hypervisor_args=hv_args)

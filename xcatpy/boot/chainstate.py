@@ -48,7 +48,7 @@ def set_states(store: Store, states: dict[str, BootState]) -> None:
     """One upsert for all nodes: nodeset on 10,000 nodes writes rows, never files."""
     rows = []
     for node, st in states.items():
-        after = AFTER_INSTALL if st.uses_image and st.action == "install" else ""
+        after = AFTER_INSTALL if st.action == "install" else ""
         rows.append({"node": node, "currstate": str(st), "currchain": after})
     store.upsert_rows("chain", rows)
 

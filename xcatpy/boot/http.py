@@ -15,10 +15,13 @@ from pathlib import Path
 from twisted.logger import Logger
 from twisted.web import resource, server, static
 
+from xcatpy.boot import urls
 from xcatpy.boot.nodeindex import normalize_mac, plain_ip
 from xcatpy.boot.templates import PART_SUFFIXES
 
 ANSWER_PARTS = tuple(PART_SUFFIXES)
+# The answer files' directory inside the install tree: "autoinst" of /install/autoinst/.
+_ANSWER_DIR = urls.ANSWER_PREFIX[len(urls.INSTALL_PREFIX):].strip("/")
 
 log = Logger()
 
@@ -71,7 +74,7 @@ class InstallTree(resource.Resource):
 
     def render(self, request):
         segments = [s.decode("utf-8", "replace") for s in request.postpath]
-        if segments and segments[0] == "autoinst":
+        if segments and segments[0] == _ANSWER_DIR:
             request.postpath = request.postpath[1:]
             return self.answers.render(request)
         if request.method not in (b"GET", b"HEAD"):
@@ -172,17 +175,25 @@ class Finished(resource.Resource):
     render_POST = render_GET
 
 
+def _mount(root: resource.Resource, path: str, leaf: resource.Resource) -> None:
+    """Put `leaf` at `path` (e.g. urls.CALLBACK_PATH), making the directories on the way,
+    so the URLs handed to nodes and the ones served come from one place."""
+    *dirs, name = path.strip("/").split("/")
+    node = root
+    for segment in dirs:
+        child = node.children.get(segment.encode())
+        if child is None:
+            child = resource.Resource()
+            node.putChild(segment.encode(), child)
+        node = child
+    node.putChild(name.encode(), leaf)
+
+
 def build_boot_site(resolver, installdir: Path) -> server.Site:
     root = resource.Resource()
-    root.putChild(b"install", InstallTree(installdir, AnswerFiles(resolver)))
-    boot = resource.Resource()
-    boot.putChild(b"ipxe", IpxeScript(resolver))
-    boot.putChild(b"done", Finished(resolver))
-    v1 = resource.Resource()
-    v1.putChild(b"boot", boot)
-    xcatpy_ = resource.Resource()
-    xcatpy_.putChild(b"v1", v1)
-    root.putChild(b"xcatpy", xcatpy_)
+    _mount(root, urls.INSTALL_PREFIX, InstallTree(installdir, AnswerFiles(resolver)))
+    _mount(root, urls.IPXE_PATH, IpxeScript(resolver))
+    _mount(root, urls.CALLBACK_PATH, Finished(resolver))
     site = server.Site(root)
     site.displayTracebacks = False
     return site

@@ -13,6 +13,7 @@ from pathlib import Path
 from xcatpy.boot.bootspec import BootPlanner, Endpoint, image_files
 from xcatpy.boot.chainstate import BootState, advance, set_states, state_of
 from xcatpy.boot.osimage import ImageInfo, image_for_node
+from xcatpy.boot.templates import render_answer_file
 from xcatpy.errors import XcatError
 
 
@@ -101,8 +102,6 @@ class NodeSetter:
                 raise XcatError(f"{node}: {problem}")
         self.planner.spec(node, endpoint, state)
         if state.action == "install" and image is not None:
-            from xcatpy.boot.templates import render_answer_file
-
             render_answer_file(self.attrs, node, image, master=endpoint.master,
                                http_port=endpoint.http_port,
                                installdir=self.paths.installdir)

@@ -31,9 +31,5 @@ def install_url(master: str, port: int, *parts: str) -> str:
     return http_base(master, port) + INSTALL_PREFIX + "/".join(quote(p) for p in parts)
 
 
-def ipxe_url(master: str, port: int) -> str:
-    return http_base(master, port) + IPXE_PATH
-
-
 def tftp_image_path(image: str, filename: str) -> str:
     return f"{TFTP_IMAGE_PREFIX}{image}/{filename}"

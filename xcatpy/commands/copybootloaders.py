@@ -85,15 +85,14 @@ def run(ctx: Context) -> int:
         if not Path(directory).is_dir():
             raise XcatError(f"copybootloaders: source {directory} is not a directory")
     tftpdir = site_paths(ctx.attrs, ctx.store.state_dir).tftpdir
-    complete = {}
+    missing = set()
     for loader in LOADERS:
         src = _find(loader, opts.source)
         if src is None:
-            complete[loader.family] = complete.get(loader.family, True) and not loader.required
+            missing.add(loader)
             ctx.out.error(f"copybootloaders: {loader.name} not found (Debian package "
                           f"{loader.package})")
             continue
-        complete.setdefault(loader.family, True)
         dest = tftpdir / loader.name
         if not opts.dry_run:
             try:
@@ -102,7 +101,9 @@ def run(ctx: Context) -> int:
             except OSError as exc:
                 raise XcatError(f"copybootloaders: cannot write {dest}: {exc}") from None
         ctx.out.data(f"{loader.name}: {src} -> {dest}")
-    if not any(complete.values()):
+    families = {loader.family for loader in LOADERS}
+    incomplete = {loader.family for loader in missing if loader.required}
+    if not families - incomplete:
         raise XcatError("copybootloaders: no complete set of boot loaders found; install "
                         "Debian's pxelinux and syslinux-common, or ipxe, or give --source")
     return 0

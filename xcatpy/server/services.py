@@ -116,19 +116,18 @@ class Running:
 
 
 def _site_dirs(state_dir: Path) -> tuple[Path, Path]:
+    from xcatpy.boot.nodeset import site_paths
+    from xcatpy.db.attrs import NodeAttrs
     from xcatpy.db.store import Store
 
     store = Store.open(state_dir)
     try:
-        values = {k: (store.get("site", {"key": k}) or {}).get("value")
-                  for k in ("installdir", "tftpdir")}
+        paths = site_paths(NodeAttrs(store), state_dir)
     finally:
         store.close()
-    installdir = Path(values["installdir"] or state_dir / "install")
-    tftpdir = Path(values["tftpdir"] or state_dir / "tftpboot")
-    for directory in (installdir, tftpdir):
+    for directory in (paths.installdir, paths.tftpdir):
         directory.mkdir(parents=True, exist_ok=True)
-    return installdir, tftpdir
+    return paths.installdir, paths.tftpdir
 
 
 def _add_boot_services(reactor, settings: Settings, executor: CommandExecutor,
