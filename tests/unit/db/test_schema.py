@@ -62,8 +62,17 @@ XCATPY_EXTENSIONS = {
 }
 
 
+# Tables xcatpy adds for what xCAT keeps outside its database (dhcpd.leases, zone files).
+XCATPY_TABLES = {"dhcpreservation", "dhcplease", "dnsrecord"}
+
+
 def test_exactly_the_designed_tables():
-    assert set(TABLES) == set(XCAT_TABLES)
+    assert set(TABLES) == set(XCAT_TABLES) | XCATPY_TABLES
+
+
+@pytest.mark.parametrize("name", sorted(XCATPY_TABLES))
+def test_xcatpy_tables_say_they_are_extensions(name):
+    assert table(name).description.startswith("(xcatpy extension)")
 
 
 @pytest.mark.parametrize("name", sorted(XCAT_TABLES))

@@ -53,3 +53,36 @@ TABLES = [
                ("mtu", "The default MTU on the network (ex. 1500 or 9000)."),
            ]),
 ]
+
+# What makedhcp and makedns have published, and the leases the embedded DHCP service gave
+# out. xCAT keeps these in dhcpd.leases and named's zone files; keeping them as tables
+# makes publishing one transaction with the command, lets the embedded services see a
+# change on their next packet, and lets every DHCP backend be regenerated from one source.
+EXTENSION_TABLES = [
+    define("dhcpreservation", "(xcatpy extension) Static DHCP leases published by makedhcp: "
+           "the embedded DHCP service answers these, and the ISC, Kea and dnsmasq exports are "
+           "written from them.", "mac", [
+               ("mac", "The client's hardware address (lower case, colon separated)."),
+               ("node", "The node the address belongs to."),
+               ("ip", "The IPv4 address the client is given (from hosts.ip)."),
+               ("hostname", "The host name sent to the client."),
+           ]),
+    define("dhcplease", "(xcatpy extension) Dynamic leases the embedded DHCP service gave out "
+           "from a networks.dynamicrange.", "mac", [
+               ("mac", "The client's hardware address (lower case, colon separated)."),
+               ("ip", "The leased IPv4 address."),
+               ("hostname", "The host name the client sent, if any."),
+               ("expires", "When the lease ends, in seconds since the epoch."),
+           ]),
+    define("dnsrecord", "(xcatpy extension) DNS records published by makedns: the embedded DNS "
+           "service answers them, and external servers are sent the same records as dynamic "
+           "updates.", ("name", "type", "value"), [
+               ("name", "The owner name, fully qualified, without the final dot."),
+               ("type", "A, AAAA or PTR."),
+               ("value", "The address (A, AAAA) or the fully qualified target name (PTR)."),
+               ("node", "The node the record was made for."),
+               ("ttl", "Time to live in seconds; blank means the zone default."),
+           ]),
+]
+
+TABLES += EXTENSION_TABLES

@@ -1,0 +1,1 @@
+"""Addresses, names and the services that publish them: DHCP, DNS, /etc/hosts."""
