@@ -27,6 +27,21 @@ class CommandExecutor:
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` in the reactor thread after every write that may have changed
+        the database (services that cache table data refresh then, not on a timer)."""
+        self._commit_listeners.append(listener)
+
+    def _committed(self, result):
+        for listener in self._commit_listeners:
+            try:
+                listener()
+            except Exception:  # a listener's bug must not fail the command that wrote
+                from twisted.logger import Logger
+                Logger().failure("commit listener failed")
+        return result
 
     def start(self) -> None:
         self._writer.start()
@@ -65,7 +80,10 @@ class CommandExecutor:
                 return 1
             return run_command(request, out, store)
 
-        return deferToThreadPool(self.reactor, pool, work)
+        d = deferToThreadPool(self.reactor, pool, work)
+        if pool is self._writer:
+            d.addBoth(self._committed)
+        return d
 
     def read(self, fn: Callable[[Store], object]):
         """Deferred result of `fn(store)` on a reader thread, in one read transaction
@@ -94,4 +112,4 @@ class CommandExecutor:
             store.commit()
             return result
 
-        return deferToThreadPool(self.reactor, self._writer, work)
+        return deferToThreadPool(self.reactor, self._writer, work).addCallback(self._committed)
