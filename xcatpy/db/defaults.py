@@ -118,7 +118,10 @@ def site_rows(state_dir: Path, head: HeadNode | None = None) -> list[dict]:
         "useNmapfromMN": "no",
         "enableASMI": "no",
         "sshbetweennodes": "ALLGROUPS",
-        "dnshandler": "ddns",
+        # xCAT's "ddns" sends updates to a named that makedns also configures; xcatpy
+        # configures no named, and xcatd answers the published records itself. A site that
+        # keeps an external BIND sets "ddns" (or runs makedns -e).
+        "dnshandler": "embedded",
         "vsftp": "n",
         "cleanupxcatpost": "no",
         "dhcplease": "43200",
