@@ -37,6 +37,10 @@ COMMANDS: dict[str, CommandSpec] = {
     "nodeset": CommandSpec("nodeset", True, noderange=True),
     "rinstall": CommandSpec("rinstall", True, noderange=True),
     "copybootloaders": CommandSpec("copybootloaders", False),
+    "makehosts": CommandSpec("makehosts", True, noderange=True),
+    "makenetworks": CommandSpec("makenetworks", True),
+    "makedhcp": CommandSpec("makedhcp", True, noderange=True),
+    "makedns": CommandSpec("makedns", True, noderange=True),
 }
 
 

@@ -74,16 +74,13 @@ def _check_interfaces(ctx: Context, site: dict[str, str]) -> None:
 
 
 def _export(ctx: Context, backend: str, site: dict[str, str], changed: set[str] | None) -> None:
-    from xcatpy.net.exports import export_dhcp
+    from xcatpy.net.exports import export_dhcp, reload_hint
 
-    paths = export_dhcp(backend, reservations.published(ctx.store), load_networks(ctx.store),
-                        site, export_dir(site, ctx.store.state_dir), changed_nodes=changed)
-    written = ", ".join(str(p) for p in paths)
-    if backend == "dnsmasq":
-        ctx.out.data(f"makedhcp: wrote {written}; dnsmasq rereads its hosts directory")
-    elif paths:
-        server = "dhcpd" if backend == "isc" else "kea-dhcp4"
-        ctx.out.data(f"makedhcp: wrote {written}; reload {server} to apply")
+    written = export_dhcp(backend, reservations.published(ctx.store), load_networks(ctx.store),
+                          site, export_dir(site, ctx.store.state_dir), changed_nodes=changed)
+    hint = reload_hint(backend, written)
+    if hint:
+        ctx.out.data(f"makedhcp: {hint}")
 
 
 def run(ctx: Context) -> int:

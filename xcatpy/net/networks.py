@@ -48,11 +48,15 @@ class Network:
 
 
 def parse_prefix(net: str, mask: str) -> netaddr.IPNetwork:
-    """net + mask as xCAT writes them: '255.255.255.0', '/24', '24' or, for IPv6, '/64'."""
-    mask = (mask or "").strip()
-    if mask.startswith("/"):
-        mask = mask[1:]
-    cidr = netaddr.IPNetwork(f"{net.strip()}/{mask}")
+    """net + mask as xCAT writes them: '255.255.255.0', '/24', '24' or, for IPv6, '/64';
+    xCAT's IPv6 rows may also carry the prefix in net ('fd00::/64') with mask blank or
+    repeating it."""
+    net, mask = net.strip(), (mask or "").strip().lstrip("/")
+    net, slash, own = net.partition("/")
+    if slash and mask and own != mask and netaddr.IPNetwork(f"{net}/{mask}").prefixlen != \
+            int(own):
+        raise ValueError(f"prefix /{own} in net disagrees with mask {mask}")
+    cidr = netaddr.IPNetwork(f"{net}/{mask or own}")
     return cidr.cidr
 
 

@@ -7,7 +7,7 @@ against every node in the database, not only the ones in the command's noderange
 two nodes answering to one address break both whichever one was published first.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import netaddr
 
@@ -123,13 +123,18 @@ class AddressBook:
         return record, problems
 
     def collect(self, nodes: list[str], *, need_ip: bool = True, need_mac: bool = False,
-                need_network: bool = False) -> tuple[list[NodeAddress], list[Problem]]:
+                need_network: bool = False,
+                check_macs: bool = True) -> tuple[list[NodeAddress], list[Problem]]:
         """The nodes' addresses, and every problem found. Callers publish nothing if the
-        problem list is not empty."""
+        problem list is not empty. Publishers of names only (hosts files, DNS) pass
+        check_macs=False: a bad MAC is makedhcp's business, not theirs."""
         self._index()
         records, problems = [], []
         for node in nodes:
             record, found = self.address(node)
+            if not check_macs:
+                found = [p for p in found if "mac.mac" not in p.message]
+                record = replace(record, macs=(), named_macs=())
             if need_ip and record.ip is None and not found:
                 found.append(Problem(node, "no IP address in hosts.ip"))
             if need_mac and not record.macs and not record.named_macs and not found:

@@ -119,3 +119,26 @@ def test_unknown_backend_is_named(cluster, run):
     assert result.rc == 1
     assert result.err == ["Error: site.dhcpbackend 'windows' is not one of "
                           "embedded, isc, kea, dnsmasq"]
+
+
+@pytest.mark.parametrize("backend,expect", [
+    ("isc", ["xcatpy-hosts.conf", "xcatpy-subnets.conf"]),
+    ("kea", ["xcatpy-client-classes.json", "xcatpy-subnet4.json"]),
+    ("dnsmasq", ["xcatpy-dnsmasq.conf", "xcatpy-hosts.d"])])
+def test_foreign_backends_get_the_whole_published_set(cluster, run, store, tmp_path,
+                                                      backend, expect):
+    outdir = tmp_path / "export"
+    assert run("tabch", "key=dhcpbackend", f"site.value={backend}").rc == 0
+    assert run("tabch", "key=dhcpexportdir", f"site.value={outdir}").rc == 0
+    assert run("makedhcp", "n1").rc == 0
+    result = run("makedhcp", "n2")
+    assert result.rc == 0, result.err
+    assert len(result.out) == 1 and result.out[0].startswith("makedhcp: ")
+    assert sorted(p.name for p in outdir.iterdir()) == expect
+    text = "".join(p.read_text() for p in outdir.rglob("*") if p.is_file())
+    # The export is written from every published lease, not only this command's nodes.
+    assert "52:54:00:00:00:01" in text and "52:54:00:00:00:02" in text
+    assert "52:54:00:00:00:03" not in text
+    assert run("makedhcp", "n1", "-d").rc == 0
+    text = "".join(p.read_text() for p in outdir.rglob("*") if p.is_file())
+    assert "52:54:00:00:00:01" not in text and "52:54:00:00:00:02" in text

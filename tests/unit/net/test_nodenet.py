@@ -4,7 +4,7 @@ import pytest
 
 from xcatpy.db.attrs import NodeAttrs
 from xcatpy.errors import XcatError
-from xcatpy.net.networks import load_networks, network_for, parse_ranges
+from xcatpy.net.networks import load_networks, network_for, parse_prefix, parse_ranges
 from xcatpy.net.nodenet import AddressBook
 
 
@@ -91,3 +91,23 @@ def test_networks_rows_and_ranges(cluster, run, store):
     with pytest.raises(XcatError, match="network 'broken' dynamicrange 10.2.0.1-10.2.0.9 "
                                         "is not inside 10.1.0.0/16"):
         load_networks(store)
+
+
+def test_name_publishers_can_ignore_macs(cluster, run, store):
+    assert run("nodeadd", "junk", "groups=other", "mac.mac=52:54:00:00:00",
+               "hosts.ip=10.0.0.70").rc == 0
+    (record,), problems = book(store).collect(["junk"], check_macs=False)
+    assert problems == [] and record.macs == ()
+
+
+@pytest.mark.parametrize("net,mask,cidr", [
+    ("10.1.0.0", "255.255.0.0", "10.1.0.0/16"), ("10.1.0.0", "/16", "10.1.0.0/16"),
+    ("fd00::", "/64", "fd00::/64"), ("fd00::/64", "", "fd00::/64"),
+    ("fd00::/64", "/64", "fd00::/64"), ("10.1.2.3", "24", "10.1.2.0/24")])
+def test_prefix_forms_xcat_writes(net, mask, cidr):
+    assert str(parse_prefix(net, mask)) == cidr
+
+
+def test_prefix_that_contradicts_the_mask_is_refused():
+    with pytest.raises(ValueError, match="disagrees"):
+        parse_prefix("fd00::/64", "/48")
