@@ -1,6 +1,6 @@
 """The full PXE path: a QEMU node installs from xcatd and is then told to boot locally.
 
-    QEMU (TCG, e1000, iPXE ROM) --DHCP--> dnsmasq (DHCP only; xcatd has no DHCP yet)
+    QEMU (TCG, e1000, iPXE ROM) --DHCP--> xcatd: the lease makedhcp published, pxelinux.0
         --TFTP--> xcatd: pxelinux.0, ldlinux.c32, pxelinux.cfg/01-<mac>,
                          xcat/osimage/<image>/vmlinuz and initrd.img
         --HTTP--> xcatd: /install/autoinst/pxe01 (the kickstart)
@@ -8,8 +8,10 @@
         --HTTP--> xcatd: the kickstart's /xcatpy/v1/boot/done callback
     then poweroff; the node's chain.currstate is now `boot`, its config LOCALBOOT.
 
-Nothing else in the namespace serves TFTP or HTTP, so every file the node got came from
-xcatd. The initramfs is the installer (see bootimage.py); it logs to the serial console.
+Nothing else in the namespace serves DHCP, TFTP or HTTP, so the node's address and every
+file it got came from xcatd (dnsmasq only sends IPv6 router advertisements, see dhcp.py).
+xcatd's DNS answers the node's name, published by makedns. The initramfs is the installer
+(see bootimage.py); it logs to the serial console.
 """
 
 import json
@@ -22,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.bootimage import MARKER
-from tests.e2e.dhcp import Dnsmasq
-from tests.e2e.netns import HEAD_ADDR, NODE_ADDR, Netns, stop_process, wait_for
+from tests.e2e.dhcp import RouterAdvertiser
+from tests.e2e.netns import HEAD_ADDR, NODE_ADDR, TAP, Netns, stop_process, wait_for
 from tests.e2e.qemu import Qemu
 from tests.integration.clitools import REPO, cli
 
@@ -34,6 +36,7 @@ MAC = "52:54:00:12:34:56"
 IMAGE = "rhels8-x86_64-install-compute"
 HTTP_PORT = 8080
 MONITOR_PORT = 3002
+DOMAIN = "e2e.test"
 PXE_CONFIG = "pxelinux.cfg/01-" + MAC.replace(":", "-")
 # A hang guard for slow CI runners, not a performance target (a run takes ~15-30 s here).
 VM_TIMEOUT = float(os.environ.get("XCATPY_E2E_VM_TIMEOUT", "900"))
@@ -57,6 +60,7 @@ class XcatdInNetns:
             "--port", "0", "--listen", "127.0.0.1", "--boot-listen", HEAD_ADDR,
             "--tftp-port", "69", "--http-port", str(HTTP_PORT),
             "--monitor-port", str(MONITOR_PORT),
+            "--dhcp-interfaces", TAP, "--dhcp-port", "67", "--dns-port", "53",
             env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.log, "w"))
 
@@ -112,6 +116,9 @@ def configure(state: Path, boot_image) -> None:
     shutil.copyfile(boot_image.initrd, pxeboot / "initrd.img")
     ok(cli("copybootloaders", state=state), "copybootloaders")  # pxelinux.0, ldlinux.c32...
     ok(cli("nodeset", NODE, f"osimage={IMAGE}", state=state), "nodeset")
+    ok(cli("tabch", "key=domain", f"site.value={DOMAIN}", state=state), "tabch domain")
+    ok(cli("makedhcp", NODE, state=state), "makedhcp")
+    ok(cli("makedns", NODE, state=state), "makedns")
 
 
 def nodels(state: Path, attr: str) -> str:
@@ -132,7 +139,11 @@ def test_pxe_install_then_local_boot(tmp_path, netns, boot_image, e2e_logs):
 
     xcatd.start()
     assert xcatd.info.get("tftp_port") == 69 and xcatd.info.get("http_port") == HTTP_PORT
-    Dnsmasq(netns, work, MAC, NODE_ADDR, NODE).start()
+    assert xcatd.info.get("dhcp_port") == 67 and xcatd.info.get("dns_port") == 53
+    if netns.ipv6:
+        RouterAdvertiser(netns, work).start()
+    answer = netns.run("dig", "+short", f"@{HEAD_ADDR}", f"{NODE}.{DOMAIN}", "A")
+    assert answer.stdout.split() == [NODE_ADDR], answer.stdout + answer.stderr
 
     before = tftp_get(netns, PXE_CONFIG, work / "config-before")
     assert f"xcat/osimage/{IMAGE}/vmlinuz" in before, before

@@ -29,7 +29,8 @@ class Xcatd:
             [sys.executable, "-m", "xcatpy.server.daemon", "--foreground", "--port", "0",
              "--listen", "127.0.0.1",
              # Boot services on free loopback ports unless a test says otherwise.
-             "--tftp-port", "0", "--http-port", "0", "--monitor-port", "0", *self.extra],
+             "--tftp-port", "0", "--http-port", "0", "--monitor-port", "0",
+             "--dns-port", "off", "--dhcp-port", "off", *self.extra],
             env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -40,6 +40,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="HTTP port for install trees and answer files (default 80)")
     p.add_argument("--monitor-port", metavar="N|off",
                    help="install monitor port (default site.xcatiport, 3002)")
+    p.add_argument("--dns-port", metavar="N|off",
+                   help="embedded DNS port on the boot addresses (default 53)")
+    p.add_argument("--dhcp-port", metavar="N|off", help="DHCP server port (default 67)")
+    p.add_argument("--dhcp-client-port", metavar="N",
+                   help="port DHCP replies go to (default 68; tests and benchmarks)")
+    p.add_argument("--dhcp-proxy-port", metavar="N|off",
+                   help="proxyDHCP port for site.dhcpmode=proxy (default 4011)")
+    p.add_argument("--dhcp-interfaces", metavar="IF[,IF]",
+                   help="interfaces to answer DHCP on (default site.dhcpinterfaces; "
+                   "none named: no DHCP answers)")
     p.add_argument("--log", choices=["stderr", "syslog"], help="where logs go")
     p.add_argument("--pidfile", help="pid file (default <state>/run/xcatd.pid)")
     p.add_argument("--init", action="store_true",
@@ -89,10 +99,22 @@ def resolve(args: argparse.Namespace):
                         http_port=_service_port(args.http_port, conf, "http_port", lambda: 80),
                         monitor_port=_service_port(
                             args.monitor_port, conf, "monitor_port",
-                            lambda: _site_port(state_dir, "xcatiport") or 3002))
+                            lambda: _site_port(state_dir, "xcatiport") or 3002),
+                        dns_port=_service_port(args.dns_port, conf, "dns_port", lambda: 53),
+                        dhcp_port=_service_port(args.dhcp_port, conf, "dhcp_port", lambda: 67),
+                        dhcp_client_port=_service_port(
+                            args.dhcp_client_port, conf, "dhcp_client_port", lambda: 68) or 68,
+                        dhcp_proxy_port=_service_port(
+                            args.dhcp_proxy_port, conf, "dhcp_proxy_port", lambda: 4011),
+                        dhcp_interfaces=_list(args.dhcp_interfaces
+                                              or conf.get("dhcp_interfaces")))
     log = args.log or conf.get("log") or "stderr"
     pidfile = Path(args.pidfile or conf.get("pidfile") or state_dir / "run" / "xcatd.pid")
     return settings, log, pidfile
+
+
+def _list(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def _service_port(flag: str | None, conf: dict, key: str,

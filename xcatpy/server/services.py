@@ -1,8 +1,10 @@
 """The services one xcatd process runs, each an IService, assembled in one place.
 
 The API (mTLS, for admins) listens on `listen`; the boot services (TFTP, HTTP, the install
-monitor) listen on `boot_listen`, the provisioning network's addresses. A port of None
-turns a boot service off. DHCP and DNS join here in later parts.
+monitor) and DNS listen on `boot_listen`, the provisioning network's addresses. DHCP has to
+hear broadcasts, so it binds to interfaces instead (site.dhcpinterfaces or
+`dhcp_interfaces`), and with none named it answers nothing. A port of None turns a service
+off.
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +30,12 @@ class Settings:
     tftp_port: int | None = 69
     http_port: int | None = 80
     monitor_port: int | None = 3002
+    dns_port: int | None = 53
+    dhcp_port: int | None = 67
+    dhcp_client_port: int = 68
+    dhcp_proxy_port: int | None = 4011
+    # None: site.dhcpinterfaces decides (read by the DHCP service at start).
+    dhcp_interfaces: list[str] | None = None
 
 
 class ExecutorService(service.Service):
@@ -105,10 +113,12 @@ class Running:
     tftp: service.Service | None = None
     http: TcpService | None = None
     monitor: TcpService | None = None
+    dns: service.Service | None = None
+    dhcp: service.Service | None = None
 
     def ports(self) -> dict[str, int]:
         found = {"port": self.api.port.getHost().port}
-        for name in ("tftp", "http", "monitor"):
+        for name in ("tftp", "http", "monitor", "dns", "dhcp"):
             svc = getattr(self, name)
             if svc is not None:
                 found[f"{name}_port"] = svc.port
@@ -164,6 +174,23 @@ def _add_boot_services(reactor, settings: Settings, executor: CommandExecutor,
         running.monitor.setServiceParent(root)
 
 
+def _add_net_services(reactor, settings: Settings, executor: CommandExecutor,
+                      root: service.MultiService, running: Running) -> None:
+    if settings.dns_port is not None:
+        from xcatpy.net.dns.server import DnsService
+
+        running.dns = DnsService(reactor, executor, settings.boot_listen, settings.dns_port)
+        running.dns.setServiceParent(root)
+    if settings.dhcp_port is not None:
+        from xcatpy.net.dhcp.server import DhcpService
+
+        running.dhcp = DhcpService(
+            reactor, executor, interfaces=settings.dhcp_interfaces, port=settings.dhcp_port,
+            client_port=settings.dhcp_client_port, proxy_port=settings.dhcp_proxy_port,
+            http_port=lambda: running.http.port if running.http else 80)
+        running.dhcp.setServiceParent(root)
+
+
 def build(reactor, settings: Settings) -> tuple[service.MultiService, Running]:
     root = service.MultiService()
     executor = CommandExecutor(reactor, settings.state_dir, readers=settings.readers)
@@ -174,4 +201,5 @@ def build(reactor, settings: Settings) -> tuple[service.MultiService, Running]:
     api.setServiceParent(root)
     running = Running(api)
     _add_boot_services(reactor, settings, executor, root, running)
+    _add_net_services(reactor, settings, executor, root, running)
     return root, running
