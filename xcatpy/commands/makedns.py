@@ -66,11 +66,12 @@ def run(ctx: Context) -> int:
         old = [r for r in existing if r.node in wanted]
         # Also what the nodes' addresses imply now: an external server may hold records
         # published before this table knew them (by xCAT, or by hand).
-        addresses, _ = book.collect(nodes, need_ip=False)
+        addresses, _ = book.collect(nodes, need_ip=False, check_macs=False)
         implied, _ = build_records(a for a in addresses if a.ip)
         return _apply(ctx, opts, nodes, old, [], old + implied, external)
 
-    addresses, problems = book.collect(nodes, need_ip=explicit, need_network=True)
+    addresses, problems = book.collect(nodes, need_ip=explicit, need_network=True,
+                                         check_macs=False)
     for address in addresses:
         if address.ip is None:
             ctx.out.data(f"Ignoring {address.node}: no IP address in hosts.ip.")
