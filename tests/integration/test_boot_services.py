@@ -142,6 +142,19 @@ def test_install_tree_never_escapes(boot, path):
     assert code == 404 and b"root:" not in body and b"SQLite" not in body
 
 
+def test_tftp_root_boot_programs_over_http_for_uefi_http_boot(boot):
+    program = boot.state / "tftpboot" / "ipxe.efi"
+    program.write_bytes(b"MZ-efi-program")
+    assert curl(boot, "/tftpboot/ipxe.efi") == (200, b"MZ-efi-program")
+    link = boot.state / "tftpboot" / "escape"
+    link.symlink_to("/etc/passwd")
+    for path in ("/tftpboot/escape", "/tftpboot/../xcatdb.sqlite", "/tftpboot/%2e%2e/pki"):
+        code, body = curl(boot, path, "--path-as-is")
+        assert code == 404 and b"root:" not in body, path
+    # The TFTP root holds no answer files: autoinst/ under it is an ordinary (missing) path.
+    assert curl(boot, "/tftpboot/autoinst/self1")[0] == 404
+
+
 def test_answer_file_served_to_its_own_node_only(boot):
     nodeset(boot, "self1,other1", f"osimage={IMAGE}")
     code, body = curl(boot, "/install/autoinst/self1")

@@ -62,19 +62,21 @@ def _deferred_text(request, deferred, render) -> int:
 
 
 class InstallTree(resource.Resource):
-    """Static files confined to the install root: no '..', no symlink out of the root,
-    no directory listings."""
+    """Static files confined to a root (the install tree, or the TFTP root's boot programs
+    for UEFI HTTP boot): no '..', no symlink out of the root, no directory listings."""
 
     isLeaf = True
 
-    def __init__(self, root: Path, answers: resource.Resource) -> None:
+    def __init__(self, root: Path, answers: resource.Resource | None = None,
+                 prefix: str = urls.INSTALL_PREFIX) -> None:
         super().__init__()
         self.root = root
         self.answers = answers
+        self.prefix = prefix
 
     def render(self, request):
         segments = [s.decode("utf-8", "replace") for s in request.postpath]
-        if segments and segments[0] == _ANSWER_DIR:
+        if self.answers is not None and segments and segments[0] == _ANSWER_DIR:
             request.postpath = request.postpath[1:]
             return self.answers.render(request)
         if request.method not in (b"GET", b"HEAD"):
@@ -82,7 +84,7 @@ class InstallTree(resource.Resource):
             return server.NOT_DONE_YET
         path = self._confined(segments)
         if path is None:
-            _text(request, 404, f"Error: /install/{'/'.join(segments)} not found\n")
+            _text(request, 404, f"Error: {self.prefix}{'/'.join(segments)} not found\n")
             return server.NOT_DONE_YET
         return static.File(str(path), defaultType="application/octet-stream").render(request)
 
@@ -189,9 +191,11 @@ def _mount(root: resource.Resource, path: str, leaf: resource.Resource) -> None:
     node.putChild(name.encode(), leaf)
 
 
-def build_boot_site(resolver, installdir: Path) -> server.Site:
+def build_boot_site(resolver, installdir: Path, tftpdir: Path | None = None) -> server.Site:
     root = resource.Resource()
     _mount(root, urls.INSTALL_PREFIX, InstallTree(installdir, AnswerFiles(resolver)))
+    if tftpdir is not None:
+        _mount(root, urls.TFTPROOT_PREFIX, InstallTree(tftpdir, prefix=urls.TFTPROOT_PREFIX))
     _mount(root, urls.IPXE_PATH, IpxeScript(resolver))
     _mount(root, urls.CALLBACK_PATH, Finished(resolver))
     site = server.Site(root)

@@ -11,6 +11,9 @@ ANSWER_PREFIX = "/install/autoinst/"     # xCAT's path for per-node answer files
 CALLBACK_PATH = "/xcatpy/v1/boot/done"   # the installer's "finished" call
 IPXE_PATH = "/xcatpy/v1/boot/ipxe"       # per-node iPXE script, by MAC
 INSTALL_PREFIX = "/install/"
+# The TFTP root's static files over HTTP (xCAT's Apache alias): UEFI HTTP boot clients are
+# given a URL of the boot program itself.
+TFTPROOT_PREFIX = "/tftpboot/"
 TFTP_IMAGE_PREFIX = "xcat/osimage/"      # virtual TFTP directory of an image's boot files
 
 

@@ -165,7 +165,8 @@ def _add_boot_services(reactor, settings: Settings, executor: CommandExecutor,
                                    settings.tftp_port)
         running.tftp.setServiceParent(root)
     if settings.http_port is not None:
-        running.http = TcpService(reactor, "HTTP", build_boot_site(resolver, installdir),
+        running.http = TcpService(reactor, "HTTP",
+                                  build_boot_site(resolver, installdir, tftpdir),
                                   settings.boot_listen, settings.http_port)
         running.http.setServiceParent(root)
     if settings.monitor_port is not None:

@@ -56,9 +56,7 @@ DEFAULT_FAMILY = {"bios": "pxelinux", "efi-ia32": "ipxe", "efi-x64": "ipxe",
 NETBOOT_FAMILY = {"pxe": "pxelinux", "xnba": "ipxe", "ipxe": "ipxe", "grub2": "grub2",
                   "grub2-http": "grub2", "grub2-tftp": "grub2"}
 
-# Where the HTTP service is expected to serve the TFTP root (as xCAT's Apache alias does),
-# for UEFI HTTP boot clients, which need a URL of the boot program itself.
-TFTPROOT_HTTP_PREFIX = "/tftpboot/"
+TFTPROOT_HTTP_PREFIX = urls.TFTPROOT_PREFIX
 
 PXE_CLIENT = "PXEClient"
 HTTP_CLIENT = "HTTPClient"
