@@ -18,14 +18,16 @@ from xcatpy.boot import urls
 from xcatpy.boot.nodeindex import normalize_mac
 from xcatpy.db.attrs import split_list
 from xcatpy.errors import XcatError
+from xcatpy.net.dhcp import bootselect
 from xcatpy.net.networks import XCATMASTER, Network, network_for
 
-BIOS_BOOT_FILE = "pxelinux.0"
-EFI64_BOOT_FILE = "ipxe.efi"
+# The embedded service's defaults, so a foreign server boots a node as xcatd would.
+BIOS_BOOT_FILE = bootselect.LOADER_FILES["bios"][bootselect.DEFAULT_FAMILY["bios"]]
+EFI64_BOOT_FILE = bootselect.LOADER_FILES["efi-x64"][bootselect.DEFAULT_FAMILY["efi-x64"]]
 IPXE_USER_CLASS = "iPXE"
 # DHCP option 93 (RFC 4578) values: 0 BIOS; 7 and 9 both mean x86-64 UEFI in the field.
-ARCH_BIOS = (0,)
-ARCH_EFI64 = (7, 9)
+ARCH_BIOS = (bootselect.ARCH_BIOS,)
+ARCH_EFI64 = (bootselect.ARCH_EFI_BC, bootselect.ARCH_EFI_X64)
 # xCAT's site.dhcplease default.
 DEFAULT_LEASE = 43200
 
