@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+# One way to stop a process this suite started: by its PID, TERM then KILL.
+from tests.e2e.netns import stop_process  # noqa: F401  (re-exported for the DHCP tests)
+
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = REPO / "tests" / "integration" / "dhcpserver_harness.py"
 SERVER_IF = "dhs0"
@@ -41,18 +44,6 @@ def netns_permitted() -> str | None:
         return f"'ip netns add' is not permitted here: {result.stderr.strip()}"
     ip("netns", "delete", name, check=False)
     return None
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 10) -> int | None:
-    """SIGTERM, then SIGKILL: only this PID."""
-    if proc.poll() is not None:
-        return proc.returncode
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
 
 
 class VethNamespaces:

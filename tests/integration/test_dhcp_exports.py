@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.netns import stop_process
 from xcatpy.net.exports import export_dhcp
 from xcatpy.net.networks import load_networks
 
@@ -260,13 +261,7 @@ class Server:
                                      stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def discover(wire, mac: str, arch: str = "-", userclass: str = "-") -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import tftpy
 
+from tests.e2e.netns import stop_process
 from tests.integration.clitools import REPO
 from tests.integration.xcatd import Xcatd
 from xcatpy.boot.tftp import packets
@@ -115,13 +116,7 @@ class Harness:
         return {k: int(v) for k, v in (item.split("=") for item in text.split())}
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")

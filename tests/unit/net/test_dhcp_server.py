@@ -13,10 +13,10 @@ import socket
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 
+from tests.unit.net.syncexecutor import SyncExecutor
 from xcatpy.db.store import Store
 from xcatpy.net.dhcp import packet as p
 from xcatpy.net.dhcp import server as srv
@@ -27,47 +27,6 @@ from xcatpy.net.dhcp.server import DhcpProtocol, DhcpServer, DhcpService
 SERVER = "10.0.0.1"
 LINK_ADDRS = [IfAddress(p.ip_bytes(SERVER), 24)]
 KNOWN = "52:54:00:aa:00:01"
-
-
-class SyncExecutor:
-    """CommandExecutor's interface, run inline on one connection."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.state_dir = store.state_dir
-        self.listeners = []
-        self.reads = 0
-        self.writes = 0
-        self.fail_writes = 0
-
-    def on_commit(self, listener) -> None:
-        self.listeners.append(listener)
-
-    def read(self, fn):
-        self.reads += 1
-        self.store.begin(write=False)
-        try:
-            return defer.succeed(fn(self.store))
-        except Exception:
-            return defer.fail()
-        finally:
-            self.store.rollback()
-
-    def write(self, fn):
-        self.writes += 1
-        self.store.begin(write=True)
-        try:
-            if self.fail_writes:
-                self.fail_writes -= 1
-                raise RuntimeError("disk full")
-            result = fn(self.store)
-        except Exception:
-            self.store.rollback()
-            return defer.fail()
-        self.store.commit()
-        for listener in self.listeners:
-            listener()
-        return defer.succeed(result)
 
 
 class FakeReactor(Clock):

@@ -13,6 +13,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.error import CannotListenError
 from twisted.internet.task import Clock
 
+from tests.unit.net.syncexecutor import SyncExecutor
 from xcatpy.net.dns.server import DnsFactory, DnsService
 from xcatpy.net.dns.zones import ZoneData, ZoneSnapshot
 
@@ -164,32 +165,9 @@ class FakeReactor(Clock):
         return self.ports[-1]
 
 
-class FakeExecutor:
-    """Runs reads at once on the test's store; commit listeners called by the test."""
-
-    def __init__(self, store):
-        self.store = store
-        self.state_dir = store.state_dir
-        self.listeners = []
-        self.reads = 0
-
-    def on_commit(self, listener):
-        self.listeners.append(listener)
-
-    def read(self, fn):
-        self.reads += 1
-        self.store.begin(write=False)
-        try:
-            return defer.succeed(fn(self.store))
-        except Exception:
-            return defer.fail()
-        finally:
-            self.store.rollback()
-
-
 def test_port_zero_binds_tcp_on_the_udp_port_and_retries_when_taken(store):
     reactor = FakeReactor(busy_tcp={40001})
-    svc = DnsService(reactor, FakeExecutor(store), ["127.0.0.1", "127.0.0.2"], 0)
+    svc = DnsService(reactor, SyncExecutor(store), ["127.0.0.1", "127.0.0.2"], 0)
     svc.startService()
     assert svc.port == 40002
     live = [(p.kind, p.port) for p in reactor.ports if not p.stopped]
@@ -201,7 +179,7 @@ def test_port_zero_binds_tcp_on_the_udp_port_and_retries_when_taken(store):
 
 def test_fixed_port_taken_fails_and_releases_what_it_bound(store):
     reactor = FakeReactor(busy_tcp={5353})
-    svc = DnsService(reactor, FakeExecutor(store), ["127.0.0.1"], 5353)
+    svc = DnsService(reactor, SyncExecutor(store), ["127.0.0.1"], 5353)
     with pytest.raises(CannotListenError):
         svc.startService()
     assert all(p.stopped for p in reactor.ports)
@@ -226,7 +204,7 @@ def answer(svc, name):
 
 
 def test_commit_listener_reloads_and_serial_moves_with_content(cluster, store, run):
-    executor = FakeExecutor(store)
+    executor = SyncExecutor(store)
     svc = DnsService(FakeReactor(), executor, ["127.0.0.1"], 0, host_name="mgmt")
     svc.startService()
     assert answer(svc, "n1.cluster.test") == ["10.0.0.1"]
@@ -247,7 +225,7 @@ def test_commit_listener_reloads_and_serial_moves_with_content(cluster, store, r
 def test_writes_by_another_process_are_noticed_on_queries_at_most_once_a_second(
         cluster, store, run):
     reactor = FakeReactor()
-    executor = FakeExecutor(store)
+    executor = SyncExecutor(store)
     svc = DnsService(reactor, executor, ["127.0.0.1"], 0, check_interval=1.0)
     svc.startService()
     query = dns.message.make_query("n1.cluster.test", "A").to_wire()
@@ -273,7 +251,7 @@ def test_writes_by_another_process_are_noticed_on_queries_at_most_once_a_second(
 def test_reload_requests_while_loading_collapse_into_one(cluster, store):
     pending = []
 
-    class SlowExecutor(FakeExecutor):
+    class SlowExecutor(SyncExecutor):
         def read(self, fn):
             self.reads += 1
             d = defer.Deferred()
