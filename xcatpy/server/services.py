@@ -120,7 +120,8 @@ class Running:
         found = {"port": self.api.port.getHost().port}
         for name in ("tftp", "http", "monitor", "dns", "dhcp"):
             svc = getattr(self, name)
-            if svc is not None:
+            # A DHCP service with no interface to answer on listens nowhere: no port to name.
+            if svc is not None and getattr(svc, "interfaces", True):
                 found[f"{name}_port"] = svc.port
         return found
 
