@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.netns import stop_process
+from tests.integration import dhcpnet
 from xcatpy.net.exports import export_dhcp
 from xcatpy.net.networks import load_networks
 
-SERVER_ADDR = "10.77.0.1"
+SERVER_ADDR = dhcpnet.SERVER_ADDR
 IPXE_URL = f"http://{SERVER_ADDR}:8080/xcatpy/v1/boot/ipxe"
 N1_MACS = ("52:54:00:77:00:01", "52:54:00:77:00:02")
 NODES = [  # mac, node, ip, hostname
@@ -221,35 +222,16 @@ sys.exit("no DHCPOFFER")
 """
 
 
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def wire():
-    """Namespace `srv` (veth 10.77.0.1/24) wired to namespace `cli` (veth, no address)."""
+    """The DHCP tests' namespaces: server (veth 10.77.0.1/24) wired to client (no address)."""
     if os.geteuid() != 0 or not shutil.which("ip"):
         pytest.skip("needs root and iproute2 to make network namespaces")
-    tag = f"xdx{os.getpid()}"
-    srv, cli = f"{tag}s", f"{tag}c"
-    made = []
-    try:
-        for ns in (srv, cli):
-            try:
-                ip("netns", "add", ns)
-            except subprocess.CalledProcessError as exc:
-                pytest.skip(f"cannot make network namespaces here: {exc.stderr.strip()}")
-            made.append(ns)
-            ip("-n", ns, "link", "set", "lo", "up")
-        ip("link", "add", f"{tag}a", "netns", srv, "type", "veth", "peer", "name", f"{tag}b",
-           "netns", cli)
-        ip("-n", srv, "addr", "add", f"{SERVER_ADDR}/24", "dev", f"{tag}a")
-        ip("-n", srv, "link", "set", f"{tag}a", "up")
-        ip("-n", cli, "link", "set", f"{tag}b", "up")
-        yield srv, f"{tag}a", cli, f"{tag}b"
-    finally:
-        for ns in made:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    reason = dhcpnet.netns_permitted()
+    if reason:
+        pytest.skip(reason)
+    with dhcpnet.VethNamespaces(prefix="xdx") as ns:
+        yield ns.server, dhcpnet.SERVER_IF, ns.client, dhcpnet.CLIENT_IF
 
 
 class Server:
