@@ -25,6 +25,7 @@ from twisted.logger import Logger
 from xcatpy.boot.tftp import packets
 from xcatpy.boot.tftp.files import TftpRoot
 from xcatpy.boot.tftp.session import Session, SessionMux, peer
+from xcatpy.net.udp import grow_receive_buffer
 
 log = Logger()
 
@@ -73,16 +74,6 @@ class MtuCache:
         return max(8, min(MAX_BLKSIZE, self.mtu(ifindex) - HEADERS))
 
 
-def _grow_rcvbuf(sock: socket.socket, size: int) -> None:
-    # SO_RCVBUFFORCE passes net.core.rmem_max when we may (root or CAP_NET_ADMIN)
-    for option in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, size)
-            return
-        except OSError:
-            continue
-
-
 class Listener:
     """The request socket on one address (an IReadDescriptor for the reactor)."""
 
@@ -92,7 +83,7 @@ class Listener:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-            _grow_rcvbuf(sock, LISTEN_RCVBUF)
+            grow_receive_buffer(sock, LISTEN_RCVBUF)
             sock.setblocking(False)
             sock.bind((address, port))
         except BaseException:

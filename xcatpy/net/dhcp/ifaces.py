@@ -14,6 +14,8 @@ import ctypes.util
 import socket
 from dataclasses import dataclass
 
+from xcatpy.net.udp import grow_receive_buffer
+
 
 @dataclass(frozen=True)
 class InterfaceChoice:
@@ -154,14 +156,7 @@ def bound_socket(interface: str, port: int, rcvbuf: int = 4 << 20) -> socket.soc
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
-        # A boot storm arrives faster than one thread answers for a moment: a deep queue
-        # turns that moment into latency instead of drops. FORCE needs CAP_NET_ADMIN.
-        for option in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, option, rcvbuf)
-                break
-            except OSError:
-                continue
+        grow_receive_buffer(sock, rcvbuf)
         sock.setblocking(False)
         sock.bind(("0.0.0.0", port))
     except BaseException:
