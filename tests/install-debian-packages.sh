@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages the test suite runs as real peers: TFTP clients, DHCP
-# clients and servers, BIND, QEMU with iPXE. The tests start their own instances on
+# clients and servers, BIND, QEMU with iPXE, OpenSSH (for simulated hypervisors), OpenIPMI
+# and ipmitool (for simulated BMCs). The tests start their own instances on
 # loopback or in namespaces; the packages' own services must not start on install (a
 # fresh machine would otherwise run named on every address), so while installing,
 # policy-rc.d refuses service starts, unless the machine already has its own policy.
@@ -17,4 +18,5 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     tftp-hpa atftp \
     dnsmasq-base busybox-static isc-dhcp-client isc-dhcp-server kea-dhcp4-server kea-admin \
     bind9 bind9-dnsutils \
-    qemu-system-x86 ipxe-qemu pxelinux syslinux-common ipxe cpio
+    qemu-system-x86 ipxe-qemu pxelinux syslinux-common ipxe cpio \
+    openssh-server openssh-client openipmi ipmitool

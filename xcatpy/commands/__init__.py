@@ -2,7 +2,8 @@
 
 Each command is a module here with `USAGE` and `run(ctx) -> int`. The registry says
 which module serves a name and whether it writes, so read-only commands never take the
-write lock.
+write lock. Commands that spend most of their time on hardware (rpower, mkvm, ...) are not
+"writers": they record each node's result with Context.write_now as it happens.
 """
 
 import importlib
@@ -41,17 +42,29 @@ COMMANDS: dict[str, CommandSpec] = {
     "makenetworks": CommandSpec("makenetworks", True),
     "makedhcp": CommandSpec("makedhcp", True, noderange=True),
     "makedns": CommandSpec("makedns", True, noderange=True),
+    "rpower": CommandSpec("rpower", False, noderange=True),
+    "rsetboot": CommandSpec("rsetboot", False, noderange=True),
+    "mkvm": CommandSpec("mkvm", False, noderange=True),
+    "rmvm": CommandSpec("rmvm", False, noderange=True),
+    "lsvm": CommandSpec("lsvm", False, noderange=True),
+    "chvm": CommandSpec("chvm", False, noderange=True),
+    "makeknownhosts": CommandSpec("makeknownhosts", False, noderange=True),
 }
 
 
-def run_command(request: Request, out: Output, store: Store) -> int:
-    """Run one command; commit if it succeeded, roll back everything if not."""
+def run_command(request: Request, out: Output, store: Store, write_now=None) -> int:
+    """Run one command; commit if it succeeded, roll back everything if not.
+
+    write_now: how a read-only command commits as it goes (see Context.write_now); the
+    daemon passes its writer thread, and by default it is a second connection."""
     spec = COMMANDS.get(request.command)
     if spec is None:
         out.error(f"Error: Unknown command '{request.command}'")
         return 1
     module = importlib.import_module(f"xcatpy.commands.{spec.module}")
-    ctx = Context(request, out, store)
+    ctx = Context(request, out, store, write_now)
+    if spec.writes:
+        ctx.write_inside_transaction()
     store.begin(write=spec.writes)
     try:
         rc = module.run(ctx)

@@ -67,15 +67,66 @@ class Request:
         write_user_file(self._path(name), text, name)
 
 
-class Context:
-    """A handler's view of one request; attribute caches live as long as the request."""
+WriteNow = Callable[[Callable[[Store], object]], object]
 
-    def __init__(self, request: Request, out: Output, store: Store) -> None:
+
+def write_on_own_connection(state_dir: Path) -> WriteNow:
+    """Runs a write in its own transaction on a second connection: what a read-only command
+    does outside the daemon (WAL lets it write while its own read snapshot stays open)."""
+
+    def write_now(fn: Callable[[Store], object]) -> object:
+        store = Store.open(state_dir)
+        try:
+            store.begin(write=True)
+            try:
+                result = fn(store)
+            except BaseException:
+                store.rollback()
+                raise
+            store.commit()
+            return result
+        finally:
+            store.close()
+
+    return write_now
+
+
+class Context:
+    """A handler's view of one request; attribute caches live as long as the request.
+
+    `write_now(fn)` commits `fn(store)` at once, on its own, while the command goes on: how
+    a long-running command that talks to hardware (rpower, mkvm, rmigrate) records each
+    node's result as it happens, without holding the single writer for minutes and without
+    losing what already happened if a later node fails. In a command that itself writes,
+    it is part of that command's transaction instead.
+    """
+
+    def __init__(self, request: Request, out: Output, store: Store,
+                 write_now: WriteNow | None = None) -> None:
         self.request = request
         self.out = out
         self.store = store
         self._attrs: NodeAttrs | None = None
         self.failed = False
+        self._write_now = write_now
+        self._own_snapshot = write_now is not None
+
+    def write_inside_transaction(self) -> None:
+        """For commands that write: write_now joins the command's own transaction."""
+        self._write_now = lambda fn: fn(self.store)
+        self._own_snapshot = False
+
+    def write_now(self, fn: Callable[[Store], object]) -> object:
+        if self._write_now is None:
+            self._write_now = write_on_own_connection(self.store.state_dir)
+            self._own_snapshot = True
+        result = self._write_now(fn)
+        if self._own_snapshot:
+            # The write went through another connection; a new read snapshot sees it.
+            self.store.rollback()
+            self.store.begin(write=False)
+        self.attrs.invalidate()
+        return result
 
     @property
     def args(self) -> list[str]:

@@ -92,6 +92,11 @@ class NodeAttrs:
                 return evaluate(row[column], node), group
         return None, None
 
+    def site(self, key: str) -> str | None:
+        """A site table value; None when the key is absent or empty."""
+        row = self.table("site").get(key)
+        return (row or {}).get("value") or None
+
     def value(self, node: str, attr: str) -> str | None:
         """An attribute by `table.column` or by its object name (`mgt`, `vmhost`, `groups`)."""
         if "." in attr:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet.threads import blockingCallFromThread, deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from xcatpy.commands import COMMANDS, run_command
@@ -78,12 +78,17 @@ class CommandExecutor:
             store = self.store()
             if gate is not None and not gate(store):
                 return 1
-            return run_command(request, out, store)
+            return run_command(request, out, store, write_now=self._write_from_reader)
 
         d = deferToThreadPool(self.reactor, pool, work)
         if pool is self._writer:
             d.addBoth(self._committed)
         return d
+
+    def _write_from_reader(self, fn: Callable[[Store], object]) -> object:
+        # A read-only command (on a reader thread) commits a step through the writer
+        # thread and waits for it, so its writes queue with everyone else's.
+        return blockingCallFromThread(self.reactor, self.write, fn)
 
     def read(self, fn: Callable[[Store], object]):
         """Deferred result of `fn(store)` on a reader thread, in one read transaction
