@@ -8,7 +8,8 @@ from xcatpy.boot.chainstate import parse_request
 from xcatpy.boot.nodeset import NodeSetter, site_paths
 from xcatpy.commands.base import Context
 from xcatpy.commands.options import CommandParser
-from xcatpy.drivers import power
+from xcatpy.drivers.base import NodeReplies
+from xcatpy.drivers.dispatch import each_driver
 from xcatpy.errors import UsageError
 
 USAGE = """Usage:
@@ -34,16 +35,23 @@ def run(ctx: Context) -> int:
         return 1
     ctx.store.commit()
     ctx.store.begin(write=False)
-    groups, errors = power.by_driver(ctx.attrs, list(states))
-    for mgt, members in groups.items():
-        driver = power.driver_for(mgt, ctx.attrs)
-        failed = {n: e for n, e in driver.set_boot_device(members, "network").items() if e}
-        errors.update(failed)
-        ready = [n for n in members if n not in failed]
-        if ready:
-            errors.update({n: e for n, e in driver.power(ready, "boot").items() if e})
+    errors = {node: reply.text
+              for node, reply in each_driver(ctx, list(states), _netboot) if reply.error}
     for node in nodes:
         if node in errors:
             ctx.node_error(node, f"{errors[node]} (its boot state is set: power it on "
                            "or reset it to install)")
     return 0
+
+
+def _netboot(driver, nodes: list[str]) -> NodeReplies:
+    """Boot device first, then power: a node whose override failed is not powered, since
+    it would boot its disk instead of installing."""
+    ready = []
+    for node, reply in driver.set_boot_device(nodes, "net"):
+        if reply.error:
+            yield node, reply
+        else:
+            ready.append(node)
+    if ready:
+        yield from driver.power(ready, "boot")

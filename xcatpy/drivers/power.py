@@ -1,49 +1,79 @@
-"""The power hook: how boot commands ask a node's management driver to act.
+"""The power registry: which driver powers a node, and what a power driver offers.
 
-rinstall needs "next boot from the network" and "power on or reset". Which driver does it
-is nodehm.mgt (ipmi for bare metal; xen, kvm, ... for guests). Drivers register a factory
-here per mgt value; a node whose mgt has no driver fails with that reason, never silently.
+xCAT picks the driver from nodehm.power, falling back to nodehm.mgt: `ipmi` for bare metal,
+`xen`/`kvm`/... for guests, whose toolstack then comes from their host's hypervisor.type.
+Drivers register a factory per name; a node whose name has no driver fails with that
+reason, never silently.
 """
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
 
+from xcatpy.drivers.base import NodeReplies
+
+# rpower's actions, as xCAT spells them. `boot`: reset if on, else on. `stat`/`state`: report.
+POWER_ACTIONS = ("on", "off", "softoff", "reset", "boot", "stat", "state")
+# rsetboot's devices: the next boot only, as xCAT's rsetboot does by default.
+BOOT_DEVICES = ("net", "hd", "cd", "def", "stat")
+
 
 class PowerDriver(Protocol):
-    def set_boot_device(self, nodes: list[str], device: str) -> dict[str, str | None]:
-        """device: 'network' | 'disk'. Returns node -> error text (None on success)."""
+    def power(self, nodes: list[str], action: str) -> NodeReplies:
+        """One reply per node: the state after the action ("on", "off", "reset"), or the
+        error. `stat` replies with the current state."""
 
-    def power(self, nodes: list[str], action: str) -> dict[str, str | None]:
-        """action: 'on' | 'off' | 'reset' | 'boot' (xCAT's: reset if on, else on)."""
-
-
-_FACTORIES: dict[str, Callable[[object], PowerDriver]] = {}
-
-
-def register(mgt: str, factory: Callable[[object], PowerDriver]) -> None:
-    """factory(attrs) -> driver for the nodes of one command."""
-    _FACTORIES[mgt] = factory
+    def set_boot_device(self, nodes: list[str], device: str) -> NodeReplies:
+        """device: one of BOOT_DEVICES; replies with the device now set ("Network",
+        "Hard Drive", "CD/DVD", "boot override inactive") as ipmitool and xCAT print it."""
 
 
-def unregister(mgt: str) -> None:
-    _FACTORIES.pop(mgt, None)
+# factory(ctx) -> a driver for one command. ctx is the command's Context: drivers read the
+# tables through ctx.attrs and record what they change (a guest's new MAC) with
+# ctx.write_now.
+Factory = Callable[[object], PowerDriver]
+
+_FACTORIES: dict[str, Factory] = {}
 
 
-def driver_for(mgt: str, attrs) -> PowerDriver | None:
-    factory = _FACTORIES.get(mgt)
-    return factory(attrs) if factory is not None else None
+def register(name: str, factory: Factory) -> None:
+    _FACTORIES[name] = factory
+
+
+def _load_builtin_drivers() -> None:
+    # Imported for their register() calls; here, not at module top, so that importing the
+    # registry (e.g. from a unit test that registers a fake) never imports pyghmi or Conch.
+    import xcatpy.drivers.ipmi  # noqa: F401
+    import xcatpy.virt.vmpower  # noqa: F401
+
+
+def driver_for(name: str, ctx) -> PowerDriver | None:
+    if name not in _FACTORIES:
+        _load_builtin_drivers()
+    factory = _FACTORIES.get(name)
+    return factory(ctx) if factory is not None else None
+
+
+def power_method(attrs, node: str) -> str | None:
+    return attrs.lookup(node, "nodehm", "power") or attrs.lookup(node, "nodehm", "mgt")
 
 
 def by_driver(attrs, nodes: list[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Group nodes by nodehm.mgt: ({mgt: nodes}, {node: error} for those without one)."""
+    """Group nodes by power method: ({method: nodes}, {node: error} for those without one)."""
     groups: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
+    loaded = False
     for node in nodes:
-        mgt = attrs.lookup(node, "nodehm", "mgt")
-        if not mgt:
+        method = power_method(attrs, node)
+        if not method:
             errors[node] = "nodehm.mgt is not set, so there is no way to power it"
-        elif mgt not in _FACTORIES:
-            errors[node] = f"no power driver for nodehm.mgt={mgt}"
+            continue
+        if method not in _FACTORIES and not loaded:
+            _load_builtin_drivers()
+            loaded = True
+        if method not in _FACTORIES:
+            errors[node] = f"no power driver for nodehm.mgt={method}"
         else:
-            groups.setdefault(mgt, []).append(node)
+            groups.setdefault(method, []).append(node)
     return groups, errors

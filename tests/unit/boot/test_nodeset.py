@@ -4,6 +4,7 @@ import pytest
 
 from tests.unit.boot.bootfixtures import NB_IMAGE, RH_IMAGE, make_cluster
 from xcatpy.drivers import power
+from xcatpy.drivers.base import Reply
 
 
 @pytest.fixture
@@ -89,36 +90,37 @@ def test_nodeset_writes_no_files(cluster, state_dir):
 class RecordingDriver:
     calls: list = []
 
-    def __init__(self, attrs, fail=()):
+    def __init__(self, ctx, fail=()):
         self.fail = fail
 
     def set_boot_device(self, nodes, device):
         self.calls.append(("bootdev", tuple(nodes), device))
-        return {n: None for n in nodes}
+        return iter([(n, Reply("Network")) for n in nodes])
 
     def power(self, nodes, action):
         self.calls.append(("power", tuple(nodes), action))
-        return {n: ("BMC did not answer" if n in self.fail else None) for n in nodes}
+        return iter([(n, Reply.fail("BMC did not answer") if n in self.fail else Reply("on"))
+                     for n in nodes])
 
 
 @pytest.fixture
-def ipmi_driver():
+def ipmi_driver(monkeypatch):
+    # setitem, not register/unregister: the real ipmi driver must be back after the test.
     RecordingDriver.calls = []
-    power.register("ipmi", RecordingDriver)
+    monkeypatch.setitem(power._FACTORIES, "ipmi", RecordingDriver)
     yield RecordingDriver
-    power.unregister("ipmi")
 
 
 def test_rinstall_sets_state_then_netboots_and_powers(cluster, ipmi_driver):
     assert cluster("nodech", "node01", "nodehm.mgt=ipmi").rc == 0
     r = cluster("rinstall", "node01", f"osimage={RH_IMAGE}")
     assert (r.rc, r.out, r.err) == (0, [f"node01: install {RH_IMAGE}"], [])
-    assert ipmi_driver.calls == [("bootdev", ("node01",), "network"),
+    assert ipmi_driver.calls == [("bootdev", ("node01",), "net"),
                                  ("power", ("node01",), "boot")]
 
 
 def test_rinstall_power_failure_keeps_the_boot_state(cluster, ipmi_driver):
-    power.register("ipmi", lambda attrs: RecordingDriver(attrs, fail={"node01"}))
+    power._FACTORIES["ipmi"] = lambda ctx: RecordingDriver(ctx, fail={"node01"})
     assert cluster("nodech", "node01,xs01", "nodehm.mgt=ipmi").rc == 0
     r = cluster("rinstall", "node01,xs01", "boot")
     assert r.rc == 1
