@@ -1,0 +1,1 @@
+"""Guests and the hypervisors that run them: definitions, toolstack drivers, capacity."""

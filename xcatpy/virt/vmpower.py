@@ -1,0 +1,201 @@
+"""rpower and rsetboot for guests: the power driver behind nodehm.mgt=xen, kvm, ...
+
+Each command runs in three phases. Plan, on the command thread: every table value is read
+there (the database connection belongs to that thread), and a guest being created for the
+first time gets its UUID and MACs stored. Act, on worker threads (site.vmmaxp at once): only
+the hypervisors are talked to. Record, back on the command thread as replies arrive:
+vm.powerstate. Starts on one host are serialised, each checking capacity against what the
+host runs at that moment, so two guests started together cannot overcommit it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from xcatpy.drivers import power
+from xcatpy.drivers.base import DriverError, NodeReplies, Reply, ReplyQueue
+from xcatpy.virt import capacity
+from xcatpy.virt.guest import (
+    Identity,
+    assign_identity,
+    guest_spec,
+    missing_identity,
+    nic_bridges,
+    node_macs,
+)
+from xcatpy.virt.hosts import HostDrivers, remote_shell
+from xcatpy.virt.hypervisor import Hypervisor
+from xcatpy.virt.model import OFF, ON, GuestSpec
+
+_BOOT_ORDERS = {"net": "net,hd", "hd": "hd,net", "cd": "cd,hd"}
+_BOOT_NAMES = {"net": "Network", "network": "Network", "hd": "Hard Drive", "disk": "Hard Drive",
+               "cd": "CD/DVD", "cdrom": "CD/DVD"}
+
+
+@dataclass
+class _Guest:
+    node: str
+    host: str = ""
+    driver: Hypervisor | None = None
+    spec: GuestSpec | None = None
+    error: str | None = None
+
+
+def _about(node: str, exc: Exception) -> str:
+    """The error as the node's line shows it: `xen1: Error: does not fit ...`, not
+    `xen1: Error: xen1: does not fit ...`; messages naming another host keep its name."""
+    text = str(exc)
+    return text[len(node) + 2:] if text.startswith(f"{node}: ") else text
+
+
+class VmPowerDriver:
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.hosts = HostDrivers(ctx.attrs, remote_shell(ctx.store.state_dir))
+        maxp = ctx.attrs.site("vmmaxp") or "64"
+        self.max_parallel = int(maxp) if maxp.isdigit() and int(maxp) > 0 else 64
+        # One per host, made on the command thread before any worker can ask for it.
+        self._start_locks: dict[str, threading.Lock] = {}
+        self._limits: dict[str, capacity.HostLimits] = {}
+
+    # -- plan (command thread) ----------------------------------------------------------------
+
+    def _plan(self, nodes: list[str], *, with_spec: bool) -> list[_Guest]:
+        attrs = self.ctx.attrs
+        guests = []
+        for node in nodes:
+            guest = _Guest(node)
+            try:
+                guest.host, toolstack, guest.driver = self.hosts.for_guest(node)
+                self._start_locks.setdefault(guest.host, threading.Lock())
+                if with_spec and missing_identity(attrs, node, guest.host, toolstack):
+                    count = len(nic_bridges(attrs, node, guest.host, toolstack))
+                    self.ctx.write_now(lambda store, n=node, c=count: assign_identity(store, n, c))
+                if with_spec:
+                    identity = Identity(attrs.lookup(node, "vm", "uuid") or "",
+                                        tuple(node_macs(attrs.lookup(node, "mac", "mac"), node)))
+                    guest.spec = guest_spec(attrs, node, identity, toolstack=toolstack,
+                                            max_nics=getattr(guest.driver, "max_nics", None))
+                    if guest.host not in self._limits:
+                        self._limits[guest.host] = capacity.host_limits(attrs, guest.host)
+            except DriverError as exc:
+                guest.error = _about(node, exc)
+            guests.append(guest)
+        return guests
+
+    # -- act (worker threads) -----------------------------------------------------------------
+
+    def _run(self, guests: list[_Guest], act: Callable[[_Guest], str]) -> NodeReplies:
+        replies = ReplyQueue(g.node for g in guests)
+        ready = []
+        for guest in guests:
+            if guest.error:
+                replies.post(guest.node, Reply.fail(guest.error))
+            else:
+                ready.append(guest)
+
+        def work(guest: _Guest) -> None:
+            try:
+                replies.post(guest.node, Reply(act(guest)))
+            except DriverError as exc:
+                replies.post(guest.node, Reply.fail(_about(guest.node, exc)))
+            except Exception as exc:  # a driver bug is this guest's error, not the command's
+                replies.post(guest.node, Reply.fail(f"{type(exc).__name__}: {exc}"))
+
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.max_parallel, len(ready))),
+                                  thread_name_prefix="vmpower")
+        for guest in ready:
+            pool.submit(work, guest)
+        pool.shutdown(wait=False)
+        yield from replies
+
+    def _state(self, guest: _Guest) -> str:
+        status = guest.driver.guests().get(guest.node)
+        return status.state if status is not None else OFF
+
+    def _start(self, guest: _Guest) -> None:
+        spec, driver = guest.spec, guest.driver
+        with self._start_locks[guest.host]:
+            running = driver.guests()
+            current = running.get(spec.name)
+            if current is not None and current.state == ON:
+                return
+            limits = self._limits[guest.host]
+            info = driver.host_info() if limits.total_mb is None else None
+            account = capacity.account(limits, info, running)
+            capacity.check_fits(spec.name, spec.memory_mb, account.without_guest(spec.name))
+            for disk in spec.disks:
+                if disk.kind == "file":
+                    driver.create_disk(disk)
+            driver.define(spec)
+            driver.start(spec)
+
+    def _power_one(self, guest: _Guest, action: str) -> str:
+        driver, name = guest.driver, guest.node
+        if action in ("stat", "state"):
+            return self._state(guest)
+        state = self._state(guest)
+        if action == "on":
+            if state != ON:
+                self._start(guest)
+            return "on"
+        if action == "off":
+            if state != OFF:
+                driver.stop(name, hard=True)
+            return "off"
+        if action == "softoff":
+            if state != OFF:
+                driver.stop(name, hard=False)
+            return "softoff"
+        if action == "reset":
+            if state == OFF:
+                raise DriverError(f"off on {guest.host}; use rpower on")
+            driver.reset(name)
+            return "reset"
+        if action == "boot":
+            if state == OFF:
+                self._start(guest)
+                return "off on"
+            driver.reset(name)
+            return "on reset"
+        raise DriverError(f"unsupported action '{action}'")
+
+    # -- the PowerDriver interface ------------------------------------------------------------
+
+    def power(self, nodes: list[str], action: str) -> NodeReplies:
+        guests = self._plan(nodes, with_spec=action in ("on", "boot"))
+        for node, reply in self._run(guests, lambda g: self._power_one(g, action)):
+            if not reply.error and action not in ("stat", "state"):
+                self._record_powerstate(node, reply.text.split()[-1])
+            yield node, reply
+
+    def _record_powerstate(self, node: str, state: str) -> None:
+        self.ctx.write_now(lambda store: store.upsert_rows(
+            "vm", [{"node": node, "powerstate": state}]))
+
+    def set_boot_device(self, nodes: list[str], device: str) -> NodeReplies:
+        """Guests boot as vm.bootorder says, applied when they are next started; `net` is
+        what rinstall asks for, and a guest's default order is already network first."""
+        attrs = self.ctx.attrs
+        for node in nodes:
+            order = (attrs.lookup(node, "vm", "bootorder") or "net,hd").split(",")
+            if device == "stat":
+                yield node, Reply(_BOOT_NAMES.get(order[0].strip().lower(), order[0]))
+                continue
+            wanted = _BOOT_ORDERS.get(device)
+            if wanted is None:  # def: back to the default order
+                self.ctx.write_now(lambda store, n=node: store.upsert_rows(
+                    "vm", [{"node": n, "bootorder": None}]))
+                yield node, Reply("boot override inactive")
+                continue
+            if ",".join(o.strip() for o in order) != wanted:
+                self.ctx.write_now(lambda store, n=node, w=wanted: store.upsert_rows(
+                    "vm", [{"node": n, "bootorder": w}]))
+            yield node, Reply(_BOOT_NAMES[device])
+
+
+for _name in ("xen", "xm", "kvm", "libvirt", "xenserver"):
+    power.register(_name, VmPowerDriver)
