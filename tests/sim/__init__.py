@@ -1,0 +1,1 @@
+"""Simulators for what cannot run here: hypervisor toolstacks (behind a real sshd) and BMCs."""

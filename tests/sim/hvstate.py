@@ -1,0 +1,156 @@
+"""State shared by every simulated hypervisor host: one JSON file, locked while in use.
+
+All simulated hosts of a test read and write the same file, so `xl migrate g h2` run on h1
+really moves g to h2, and a test (or the demo) can look at or change what the "hardware"
+holds. Files the toolstacks would keep on a host's disk (xl configs, disk images) live under
+a per-host directory, or a shared one for paths the test declares shared storage.
+
+Environment (set by the sshd harness for each simulated host, or by LocalShell):
+  XCATSIM_STATE  the JSON file;   XCATSIM_HOST  which host this command runs on;
+  XCATSIM_ROOT   where host files live (default: <state dir>/files);
+  XCATSIM_LOG    JSON lines of every command received (default: <state dir>/commands.log).
+
+Layout of the file:
+  hosts:  name -> {toolstack, memory_mb, dom0_mb, cpus, cpu_flags, relocation, faults, address}
+  guests: name -> {host, state, memory_mb, maxmem_mb, vcpus, uuid, domid, macs, bridges,
+                   disks, autostart, defined, ...}  (state: running|paused|shutoff|crashed)
+  shared_paths: path prefixes that are shared storage (same files on every host)
+  next_domid: the next domain id any host hands out
+Faults, per host: {"hang": [command prefix, ...]} sleeps instead of running;
+  {"fail": {command prefix: "message"}} exits 1 with that message on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+RUNNING, PAUSED, SHUTOFF, CRASHED = "running", "paused", "shutoff", "crashed"
+
+HOST_DEFAULTS = {
+    "toolstack": "xen",
+    "memory_mb": 16384,
+    "dom0_mb": 1024,
+    "cpus": 8,
+    "cpu_flags": ["fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce", "cx8", "apic", "sse",
+                  "sse2", "vmx"],
+    "relocation": True,
+    "faults": {},
+}
+
+
+def state_path() -> Path:
+    return Path(os.environ["XCATSIM_STATE"])
+
+
+def current_host() -> str:
+    return os.environ["XCATSIM_HOST"]
+
+
+def files_root() -> Path:
+    root = os.environ.get("XCATSIM_ROOT")
+    return Path(root) if root else state_path().parent / "files"
+
+
+def log_path() -> Path:
+    log = os.environ.get("XCATSIM_LOG")
+    return Path(log) if log else state_path().parent / "commands.log"
+
+
+def create(path: Path, hosts: dict[str, dict], shared_paths: list[str] = ()) -> None:
+    """A fresh state file with these hosts (each dict overrides HOST_DEFAULTS)."""
+    data = {
+        "hosts": {name: {**json.loads(json.dumps(HOST_DEFAULTS)), **spec}
+                  for name, spec in hosts.items()},
+        "guests": {},
+        "shared_paths": list(shared_paths),
+        "next_domid": 1,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write(path, data)
+
+
+def _write(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def locked(path: Path | None = None) -> Iterator[dict]:
+    """The state, exclusively: changes made to the dict are saved when the block ends
+    without an exception."""
+    path = path or state_path()
+    with open(path.with_name(path.name + ".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text())
+        yield data
+        _write(path, data)
+
+
+def read(path: Path | None = None) -> dict:
+    path = path or state_path()
+    with open(path.with_name(path.name + ".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        return json.loads(path.read_text())
+
+
+def host_path(host: str, path: str, state: dict) -> Path:
+    """Where a host's absolute path lives on this machine; shared storage is one place."""
+    if not path.startswith("/") or ".." in Path(path).parts:
+        raise ValueError(f"not an absolute path without '..': {path}")
+    shared = any(path == p or path.startswith(p.rstrip("/") + "/")
+                 for p in state.get("shared_paths", ()))
+    base = files_root() / ("shared" if shared else f"hosts/{host}")
+    return base / path.lstrip("/")
+
+
+def guests_on(state: dict, host: str) -> dict[str, dict]:
+    return {n: g for n, g in state["guests"].items() if g["host"] == host}
+
+
+def used_memory(state: dict, host: str) -> int:
+    """Memory held by the host's running or paused guests (what it cannot give away)."""
+    return sum(g["memory_mb"] for g in guests_on(state, host).values()
+               if g["state"] in (RUNNING, PAUSED))
+
+
+def free_memory(state: dict, host: str) -> int:
+    h = state["hosts"][host]
+    return h["memory_mb"] - h["dom0_mb"] - used_memory(state, host)
+
+
+def new_domid(state: dict) -> int:
+    domid = state["next_domid"]
+    state["next_domid"] = domid + 1
+    return domid
+
+
+def apply_faults(host: str, command_line: str) -> str | None:
+    """Called by each simulated command first: hangs for a 'hang' fault (until killed), and
+    returns the message of a matching 'fail' fault (the caller exits 1 with it)."""
+    faults = read()["hosts"].get(host, {}).get("faults", {})
+    for prefix in faults.get("hang", ()):
+        if command_line.startswith(prefix):
+            while True:
+                time.sleep(3600)
+    for prefix, message in faults.get("fail", {}).items():
+        if command_line.startswith(prefix):
+            return message
+    return None
+
+
+def log_command(host: str, argv: list[str]) -> None:
+    with open(log_path(), "a") as log:
+        log.write(json.dumps({"host": host, "argv": argv, "time": time.time()}) + "\n")
+
+
+def logged_commands(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,62 @@
+"""A RemoteShell that runs commands on a simulated host without SSH, for driver unit tests.
+
+It goes through the same `hvshell` as the sshd harness, so a driver sees the same quoting,
+commands and outputs; only the transport differs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from xcatpy.drivers.remote import (
+    CommandTimeout,
+    RemoteError,
+    RemoteResult,
+    Target,
+    command_line,
+)
+
+SIM_DIR = Path(__file__).resolve().parent
+REPO_ROOT = SIM_DIR.parent.parent
+
+
+def sim_environment(host: str, state: Path) -> dict[str, str]:
+    """The environment a simulated host's commands run with."""
+    return {
+        "XCATSIM_HOST": host,
+        "XCATSIM_STATE": str(state),
+        "XCATSIM_LOG": str(state.parent / "commands.log"),
+        "XCATSIM_PYTHON": sys.executable,
+        "PYTHONPATH": str(REPO_ROOT),
+        "LANG": "C.UTF-8",
+    }
+
+
+class LocalShell:
+    """Target.node is the simulated host's name."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.lines: list[tuple[str, str]] = []  # (host, command line) as sent
+
+    def run(self, target: Target, argv: Sequence[str], *, stdin: bytes | None = None,
+            timeout: float | None = 60.0, check: bool = True) -> RemoteResult:
+        line = command_line(argv)
+        self.lines.append((target.node, line))
+        env = {**sim_environment(target.node, self.state), "SSH_ORIGINAL_COMMAND": line,
+               "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        try:
+            proc = subprocess.run([str(SIM_DIR / "hvshell")], input=stdin or b"", env=env,
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise CommandTimeout(f"{target.node}: '{argv[0]}' did not finish within "
+                                 f"{timeout:g}s") from exc
+        result = RemoteResult(proc.returncode, proc.stdout.decode(errors="replace"),
+                              proc.stderr.decode(errors="replace"))
+        if check and result.exit_status != 0:
+            raise RemoteError(target, argv, result)
+        return result
