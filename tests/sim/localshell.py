@@ -7,6 +7,7 @@ commands and outputs; only the transport differs.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -49,14 +50,20 @@ class LocalShell:
         self.lines.append((target.node, line))
         env = {**sim_environment(target.node, self.state), "SSH_ORIGINAL_COMMAND": line,
                "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        # Its own process group: dash forks the simulated command rather than exec'ing it,
+        # so a timeout must kill the group, not just the shell, or a hung command lingers.
+        proc = subprocess.Popen([str(SIM_DIR / "hvshell")], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                start_new_session=True)
         try:
-            proc = subprocess.run([str(SIM_DIR / "hvshell")], input=stdin or b"", env=env,
-                                  capture_output=True, timeout=timeout)
+            out, err = proc.communicate(stdin or b"", timeout=timeout)
         except subprocess.TimeoutExpired as exc:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
             raise CommandTimeout(f"{target.node}: '{argv[0]}' did not finish within "
                                  f"{timeout:g}s") from exc
-        result = RemoteResult(proc.returncode, proc.stdout.decode(errors="replace"),
-                              proc.stderr.decode(errors="replace"))
+        result = RemoteResult(proc.returncode, out.decode(errors="replace"),
+                              err.decode(errors="replace"))
         if check and result.exit_status != 0:
             raise RemoteError(target, argv, result)
         return result
