@@ -111,7 +111,9 @@ def nic_bridges(attrs, node: str, host: str, toolstack: str) -> list[str]:
     return bridges
 
 
-def _disks(attrs, node: str, toolstack: str, disk_mb: int | None) -> list[Disk]:
+def table_disks(attrs, node: str, toolstack: str, disk_mb: int | None = None) -> list[Disk]:
+    """The node's disks as vm.storage describes them, without checking the rest of the
+    definition: a guest whose vm.memory is broken can still be listed and purged."""
     fmt = (attrs.lookup(node, "vm", "storageformat") or "raw").lower()
     if fmt not in ("raw", "qcow2"):
         raise GuestError(f"{node}: vm.storageformat must be raw or qcow2, not '{fmt}'")
@@ -175,14 +177,8 @@ def guest_spec(attrs, node: str, identity: Identity, *, toolstack: str,
     autostart = (attrs.lookup(node, "vm", "autostart") or "").lower() in ("1", "yes", "true")
     return GuestSpec(
         name=node, uuid=identity.uuid, memory_mb=memory, maxmem_mb=maxmem,
-        vcpus=int(cpus_text), disks=tuple(_disks(attrs, node, toolstack, disk_mb)), nics=nics,
+        vcpus=int(cpus_text), disks=tuple(table_disks(attrs, node, toolstack, disk_mb)), nics=nics,
         boot_order=tuple(order), autostart=autostart, paravirt="pv" in flags)
-
-
-def missing_identity(attrs, node: str, host: str, toolstack: str) -> bool:
-    wanted = len(nic_bridges(attrs, node, host, toolstack))
-    return not attrs.lookup(node, "vm", "uuid") or \
-        len(node_macs(attrs.lookup(node, "mac", "mac"), node)) < wanted
 
 
 def assign_identity(store, node: str, nic_count: int) -> Identity:

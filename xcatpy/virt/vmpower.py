@@ -12,23 +12,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from xcatpy.drivers import power
-from xcatpy.drivers.base import DriverError, NodeReplies, Reply, ReplyQueue
+from xcatpy.drivers.base import DriverError, NodeReplies, Reply
 from xcatpy.virt import capacity
-from xcatpy.virt.guest import (
-    Identity,
-    assign_identity,
-    guest_spec,
-    missing_identity,
-    nic_bridges,
-    node_macs,
-)
 from xcatpy.virt.hosts import HostDrivers, remote_shell
 from xcatpy.virt.hypervisor import Hypervisor
 from xcatpy.virt.model import OFF, ON, GuestSpec
+from xcatpy.virt.vmcommon import checked_definition, each_in_parallel, error_text
 
 _BOOT_ORDERS = {"net": "net,hd", "hd": "hd,net", "cd": "cd,hd"}
 _BOOT_NAMES = {"net": "Network", "network": "Network", "hd": "Hard Drive", "disk": "Hard Drive",
@@ -44,19 +36,10 @@ class _Guest:
     error: str | None = None
 
 
-def _about(node: str, exc: Exception) -> str:
-    """The error as the node's line shows it: `xen1: Error: does not fit ...`, not
-    `xen1: Error: xen1: does not fit ...`; messages naming another host keep its name."""
-    text = str(exc)
-    return text[len(node) + 2:] if text.startswith(f"{node}: ") else text
-
-
 class VmPowerDriver:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
         self.hosts = HostDrivers(ctx.attrs, remote_shell(ctx.store.state_dir))
-        maxp = ctx.attrs.site("vmmaxp") or "64"
-        self.max_parallel = int(maxp) if maxp.isdigit() and int(maxp) > 0 else 64
         # One per host, made on the command thread before any worker can ask for it.
         self._start_locks: dict[str, threading.Lock] = {}
         self._limits: dict[str, capacity.HostLimits] = {}
@@ -64,53 +47,36 @@ class VmPowerDriver:
     # -- plan (command thread) ----------------------------------------------------------------
 
     def _plan(self, nodes: list[str], *, with_spec: bool) -> list[_Guest]:
-        attrs = self.ctx.attrs
         guests = []
         for node in nodes:
             guest = _Guest(node)
             try:
                 guest.host, toolstack, guest.driver = self.hosts.for_guest(node)
                 self._start_locks.setdefault(guest.host, threading.Lock())
-                if with_spec and missing_identity(attrs, node, guest.host, toolstack):
-                    count = len(nic_bridges(attrs, node, guest.host, toolstack))
-                    self.ctx.write_now(lambda store, n=node, c=count: assign_identity(store, n, c))
                 if with_spec:
-                    identity = Identity(attrs.lookup(node, "vm", "uuid") or "",
-                                        tuple(node_macs(attrs.lookup(node, "mac", "mac"), node)))
-                    guest.spec = guest_spec(attrs, node, identity, toolstack=toolstack,
-                                            max_nics=getattr(guest.driver, "max_nics", None))
+                    guest.spec = checked_definition(self.ctx, node, guest.host, toolstack,
+                                                    guest.driver, store_values=False).spec
                     if guest.host not in self._limits:
-                        self._limits[guest.host] = capacity.host_limits(attrs, guest.host)
+                        self._limits[guest.host] = capacity.host_limits(self.ctx.attrs,
+                                                                        guest.host)
             except DriverError as exc:
-                guest.error = _about(node, exc)
+                guest.error = error_text(node, exc)
             guests.append(guest)
         return guests
 
     # -- act (worker threads) -----------------------------------------------------------------
 
     def _run(self, guests: list[_Guest], act: Callable[[_Guest], str]) -> NodeReplies:
-        replies = ReplyQueue(g.node for g in guests)
         ready = []
         for guest in guests:
             if guest.error:
-                replies.post(guest.node, Reply.fail(guest.error))
+                yield guest.node, Reply.fail(guest.error)
             else:
                 ready.append(guest)
-
-        def work(guest: _Guest) -> None:
-            try:
-                replies.post(guest.node, Reply(act(guest)))
-            except DriverError as exc:
-                replies.post(guest.node, Reply.fail(_about(guest.node, exc)))
-            except Exception as exc:  # a driver bug is this guest's error, not the command's
-                replies.post(guest.node, Reply.fail(f"{type(exc).__name__}: {exc}"))
-
-        pool = ThreadPoolExecutor(max_workers=max(1, min(self.max_parallel, len(ready))),
-                                  thread_name_prefix="vmpower")
-        for guest in ready:
-            pool.submit(work, guest)
-        pool.shutdown(wait=False)
-        yield from replies
+        for done in each_in_parallel(self.ctx, ready, lambda guest, _lines: act(guest)):
+            node = done.item.node
+            yield node, (Reply.fail(error_text(node, done.error)) if done.error
+                         else Reply(done.result))
 
     def _state(self, guest: _Guest) -> str:
         status = guest.driver.guests().get(guest.node)
