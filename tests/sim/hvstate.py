@@ -16,6 +16,11 @@ Layout of the file:
                    disks, autostart, defined, ...}  (state: running|paused|shutoff|crashed)
   shared_paths: path prefixes that are shared storage (same files on every host)
   next_domid: the next domain id any host hands out
+Toolstack-specific keys: hosts may carry `libvirt_driver` ("qemu" default, or "xen"),
+`disabled` and `uuid` (XenServer); guests `pending` (virsh --config changes held until the
+next start), `maxvcpus`, `domain_type`, `os_type`, `boot`, `xml_path`, `xe`; libvirt guests
+list disks as {path, kind, device}, XenServer VMs as VDI name-labels; `xenserver` holds the
+pool's SRs, networks, VDIs, VBDs and VIFs.
 Faults, per host: {"hang": [command prefix, ...]} sleeps instead of running;
   {"fail": {command prefix: "message"}} exits 1 with that message on stderr.
 """

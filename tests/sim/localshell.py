@@ -67,3 +67,19 @@ class LocalShell:
         if check and result.exit_status != 0:
             raise RemoteError(target, argv, result)
         return result
+
+
+def simulated_processes(state: Path) -> list[int]:
+    """Processes still running a command of the simulated hosts of this state file: after
+    a test, there should be none (a timeout kills the command's whole process group)."""
+    marker = f"XCATSIM_STATE={state}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue  # gone, or not ours to read
+    return pids

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.sim import hvstate
-from tests.sim.localshell import LocalShell
+from tests.sim.localshell import LocalShell, simulated_processes
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.remote import CommandTimeout, Target
 from xcatpy.virt.hypervisor import hypervisor_class
@@ -295,19 +295,4 @@ def test_a_hanging_shutdown_times_out(state, shell):
     driver.shutdown_timeout = 1.0
     with pytest.raises(CommandTimeout, match="h1: g1 did not shut down within 1s"):
         driver.stop("g1")
-    assert simulated_commands(state) == []  # the timeout ended the hung command too
-
-
-def simulated_commands(state: Path) -> list[int]:
-    """Processes still running a command of this test's simulated hosts."""
-    marker = f"XCATSIM_STATE={state}".encode()
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if marker in (proc / "environ").read_bytes().split(b"\0"):
-                pids.append(int(proc.name))
-        except OSError:
-            continue  # gone, or not ours to read
-    return pids
+    assert simulated_processes(state) == []  # the timeout ended the hung command too
