@@ -53,6 +53,11 @@ class HostKeyError(UnreachableError):
     """The host's key is unknown or changed; nothing was sent to it."""
 
 
+class SessionError(DriverError):
+    """The command was started but its session ended abnormally (connection lost, no exit
+    status): it may or may not have done its work, so it is not an UnreachableError."""
+
+
 class CommandTimeout(DriverError):
     """The command ran longer than its timeout; the channel was closed."""
 
