@@ -148,11 +148,8 @@ COMMANDS = {"qemu-img": qemu_img, "rm": rm, "mkdir": mkdir, "tee": tee, "cat": c
 
 def main(argv: list[str]) -> int:
     name, args = argv[0], argv[1:]
-    host = hvstate.current_host()
-    hvstate.log_command(host, argv)
-    message = hvstate.apply_faults(host, " ".join(argv))
-    if message is not None:
-        return _err(message)
+    if (status := hvstate.enter(argv)) is not None:
+        return status
     try:
         return COMMANDS[name](args)
     except ValueError as exc:

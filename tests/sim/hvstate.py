@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,6 +149,18 @@ def apply_faults(host: str, command_line: str) -> str | None:
         if command_line.startswith(prefix):
             return message
     return None
+
+
+def enter(argv: list[str]) -> int | None:
+    """What every simulated command does first: record itself, then hang or fail as the
+    host's faults say. Returns the exit status to end with, or None to go on."""
+    host = current_host()
+    log_command(host, argv)
+    message = apply_faults(host, " ".join(argv))
+    if message is None:
+        return None
+    sys.stderr.write(message + "\n")
+    return 1
 
 
 def log_command(host: str, argv: list[str]) -> None:

@@ -807,12 +807,8 @@ def add_network(state_path, bridge: str, name_label: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    host = hvstate.current_host()
-    hvstate.log_command(host, argv)
-    message = hvstate.apply_faults(host, " ".join(argv))
-    if message is not None:
-        sys.stderr.write(message + "\n")
-        return 1
+    if (status := hvstate.enter(argv)) is not None:
+        return status
     status, out, err = run(argv[1:])
     sys.stdout.write(out)
     sys.stderr.write(err)

@@ -677,12 +677,9 @@ COMMANDS = {"list": "cmd_list", "info": "cmd_info", "domid": "cmd_domid",
 
 def main(argv: list[str]) -> int:
     tool, args = argv[0], argv[1:]
+    if (status := hvstate.enter(argv)) is not None:
+        return status
     host = hvstate.current_host()
-    hvstate.log_command(host, argv)
-    message = hvstate.apply_faults(host, " ".join(argv))
-    if message is not None:
-        sys.stderr.write(message + "\n")
-        return 1
     if hvstate.read()["hosts"][host].get("toolstack") != TOOLSTACK[tool]:
         sys.stderr.write(f"sh: 1: {tool}: not found\n")
         return 127

@@ -20,7 +20,17 @@ from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.remote import RemoteError, RemoteResult, RemoteShell, Target
 from xcatpy.virt.domainxml import domain_xml
 from xcatpy.virt.hypervisor import register
-from xcatpy.virt.model import CRASHED, OFF, ON, PAUSED, Disk, GuestSpec, GuestStatus, HostInfo
+from xcatpy.virt.model import (
+    CRASHED,
+    OFF,
+    ON,
+    PAUSED,
+    Disk,
+    GuestSpec,
+    GuestStatus,
+    HostInfo,
+    cpu_flags,
+)
 
 DEFINITIONS_DIR = "/var/lib/xcatpy/vms"
 MIGRATE_TIMEOUT = 3600.0  # a live migration copies all guest memory, maybe several times
@@ -74,7 +84,7 @@ class LibvirtHypervisor:
         try:
             return HostInfo(total_mb=_kib(node["Memory size"]) // 1024,
                             free_mb=_kib(free["Total"]) // 1024,
-                            cpus=int(node["CPU(s)"]), cpu_flags=_cpu_flags(cpuinfo),
+                            cpus=int(node["CPU(s)"]), cpu_flags=cpu_flags(cpuinfo),
                             version=version)
         except (KeyError, ValueError) as exc:
             raise LibvirtError(f"{self.target.node}: cannot read 'virsh nodeinfo'/'virsh "
@@ -298,14 +308,6 @@ def _state(target: Target, name: str, info: dict[str, str]) -> str:
     if word not in _STATES:
         raise LibvirtError(f"{target.node}: guest {name} is in unknown state '{word}'")
     return _STATES[word]
-
-
-def _cpu_flags(cpuinfo: str) -> frozenset[str]:
-    for line in cpuinfo.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
 
 
 register("libvirt", LibvirtHypervisor)

@@ -60,3 +60,12 @@ class GuestStatus:
     vcpus: int
     uuid: str | None = None
     domid: int | None = None
+
+
+def cpu_flags(cpuinfo: str) -> frozenset[str]:
+    """The `flags` line of a host's /proc/cpuinfo (the first CPU's: they agree)."""
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()

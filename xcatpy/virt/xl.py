@@ -30,7 +30,17 @@ from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.remote import CommandTimeout, RemoteError, RemoteResult, RemoteShell, Target
 from xcatpy.virt import xenconfig
 from xcatpy.virt.hypervisor import register
-from xcatpy.virt.model import CRASHED, OFF, ON, PAUSED, Disk, GuestSpec, GuestStatus, HostInfo
+from xcatpy.virt.model import (
+    CRASHED,
+    OFF,
+    ON,
+    PAUSED,
+    Disk,
+    GuestSpec,
+    GuestStatus,
+    HostInfo,
+    cpu_flags,
+)
 from xcatpy.virt.xenconfig import XenConfigError
 
 log = logging.getLogger(__name__)
@@ -104,7 +114,7 @@ class XlHypervisor:
             version = f"{fields['xen_major']}.{fields['xen_minor']}{fields.get('xen_extra', '')}"
             return HostInfo(total_mb=int(fields["total_memory"]),
                             free_mb=int(fields["free_memory"]), cpus=int(fields["nr_cpus"]),
-                            cpu_flags=_cpu_flags(cpuinfo), version=version)
+                            cpu_flags=cpu_flags(cpuinfo), version=version)
         except (KeyError, ValueError) as exc:
             raise XenToolstackError(f"{self.target.node}: cannot read '{self.tool} info' "
                                     f"output ({exc})") from None
@@ -468,14 +478,6 @@ def _fields(text: str) -> dict[str, str]:
         if sep:
             fields[key.strip()] = value.strip()
     return fields
-
-
-def _cpu_flags(cpuinfo: str) -> frozenset[str]:
-    for line in cpuinfo.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
 
 
 register("xen", XlHypervisor)
