@@ -77,14 +77,7 @@ def write_on_own_connection(state_dir: Path) -> WriteNow:
     def write_now(fn: Callable[[Store], object]) -> object:
         store = Store.open(state_dir)
         try:
-            store.begin(write=True)
-            try:
-                result = fn(store)
-            except BaseException:
-                store.rollback()
-                raise
-            store.commit()
-            return result
+            return store.write(fn)
         finally:
             store.close()
 

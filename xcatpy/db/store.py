@@ -118,6 +118,18 @@ class Store:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
+    def write(self, fn):
+        """fn(self) in one write transaction: committed if it returns, rolled back if it
+        raises. Returns what fn returned."""
+        self.begin(write=True)
+        try:
+            result = fn(self)
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+        return result
+
     # -- reads ----------------------------------------------------------------------------
 
     def rows(self, table: str, *, include_disabled: bool = False) -> list[dict]:

@@ -106,15 +106,5 @@ class CommandExecutor:
     def write(self, fn: Callable[[Store], object]):
         """Deferred result of `fn(store)` on the writer thread; committed if it returns,
         rolled back if it raises (the install callback and monitor update state here)."""
-        def work():
-            store = self.store()
-            store.begin(write=True)
-            try:
-                result = fn(store)
-            except BaseException:
-                store.rollback()
-                raise
-            store.commit()
-            return result
-
-        return deferToThreadPool(self.reactor, self._writer, work).addCallback(self._committed)
+        return deferToThreadPool(self.reactor, self._writer,
+                                 lambda: self.store().write(fn)).addCallback(self._committed)
