@@ -21,10 +21,9 @@ HOWTO_GUEST = ("xen1", "groups=compute,all", "vm.host=node01", "vm.storage=/vms/
 
 
 @pytest.fixture
-def lab(tmp_path, monkeypatch):
+def lab(tmp_path):
     state = tmp_path / "state"
     sim = tmp_path / "sim" / "state.json"
-    monkeypatch.setenv("XCATSIM_STATE", str(sim))  # for hvstate.host_path in the test
     hvstate.create(sim, {"node01": {"toolstack": "xen", "memory_mb": 4096, "dom0_mb": 1024},
                          "node02": {"toolstack": "xm", "memory_mb": 4096, "dom0_mb": 1024}})
     with SimHosts(["node01", "node02"], sim, tmp_path,
@@ -79,7 +78,7 @@ def test_xm_guest_mkvm_keeps_an_existing_disk_and_lsvm_shows_it(lab):
     assert run("makeknownhosts", "hv").rc == 0
     assert run("nodeadd", "xm1", "groups=all", "vm.host=node02", "vm.storage=/vms/d",
                "nodehm.mgt=xen", "vm.memory=1G").rc == 0
-    disk = hvstate.host_path("node02", "/vms/d/xm1.img", hvstate.read(sim))
+    disk = hvstate.host_file(sim, "node02", "/vms/d/xm1.img")
     disk.parent.mkdir(parents=True)
     disk.write_bytes(b"an installed system")
     r = run("mkvm", "xm1", "-s", "4")
@@ -106,11 +105,9 @@ def test_a_guest_that_does_not_fit_is_refused_and_values_stay_inert(lab):
     assert run("nodeadd", "odd", "groups=all", "vm.host=node01", "nodehm.mgt=xen",
                f"vm.storage={weird}").rc == 0
     assert run("rpower", "odd", "on").rc == 0
-    created = [e["argv"] for e in hvstate.logged_commands(sim.parent / "commands.log")
-               if e["argv"][:2] == ["qemu-img", "create"]]
+    created = [argv for argv in hvstate.commands_run(sim) if argv[:2] == ["qemu-img", "create"]]
     assert created[-1][-2] == weird + "/odd.img"
-    assert not any(e["argv"][0] in ("touch", "id")
-                   for e in hvstate.logged_commands(sim.parent / "commands.log"))
+    assert not any(argv[0] in ("touch", "id") for argv in hvstate.commands_run(sim))
 
 
 def test_a_changed_host_key_is_refused(lab):

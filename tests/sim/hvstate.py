@@ -7,7 +7,6 @@ a per-host directory, or a shared one for paths the test declares shared storage
 
 Environment (set by the sshd harness for each simulated host, or by LocalShell):
   XCATSIM_STATE  the JSON file;   XCATSIM_HOST  which host this command runs on;
-  XCATSIM_ROOT   where host files live (default: <state dir>/files);
   XCATSIM_LOG    JSON lines of every command received (default: <state dir>/commands.log).
 
 Layout of the file:
@@ -58,9 +57,9 @@ def current_host() -> str:
     return os.environ["XCATSIM_HOST"]
 
 
-def files_root() -> Path:
-    root = os.environ.get("XCATSIM_ROOT")
-    return Path(root) if root else state_path().parent / "files"
+def files_root(state: Path | None = None) -> Path:
+    """Where host files live: beside the state file, so a test finds them from its path."""
+    return (state or state_path()).parent / "files"
 
 
 def log_path() -> Path:
@@ -106,14 +105,20 @@ def read(path: Path | None = None) -> dict:
         return json.loads(path.read_text())
 
 
-def host_path(host: str, path: str, state: dict) -> Path:
-    """Where a host's absolute path lives on this machine; shared storage is one place."""
+def host_path(host: str, path: str, state: dict, root: Path | None = None) -> Path:
+    """Where a host's absolute path lives on this machine; shared storage is one place.
+    root: the files root (default: that of the state file in XCATSIM_STATE)."""
     if not path.startswith("/") or ".." in Path(path).parts:
         raise ValueError(f"not an absolute path without '..': {path}")
     shared = any(path == p or path.startswith(p.rstrip("/") + "/")
                  for p in state.get("shared_paths", ()))
-    base = files_root() / ("shared" if shared else f"hosts/{host}")
+    base = (root or files_root()) / ("shared" if shared else f"hosts/{host}")
     return base / path.lstrip("/")
+
+
+def host_file(state: Path, host: str, path: str) -> Path:
+    """For tests: where `path` on simulated `host` lives, given the shared state file."""
+    return host_path(host, path, read(state), files_root(state))
 
 
 def guests_on(state: dict, host: str) -> dict[str, dict]:
@@ -166,6 +171,12 @@ def enter(argv: list[str]) -> int | None:
 def log_command(host: str, argv: list[str]) -> None:
     with open(log_path(), "a") as log:
         log.write(json.dumps({"host": host, "argv": argv, "time": time.time()}) + "\n")
+
+
+def commands_run(state: Path, host: str | None = None) -> list[list[str]]:
+    """For tests: the argv of every simulated command run (on `host`, if given), in order."""
+    return [entry["argv"] for entry in logged_commands(state.parent / "commands.log")
+            if host is None or entry["host"] == host]
 
 
 def logged_commands(path: Path) -> list[dict]:

@@ -170,19 +170,17 @@ class XenSim:
 
     def file(self, host: str, path: str) -> Path:
         """Where a path on a simulated host lives on this machine."""
-        return hvstate.host_path(host, path, hvstate.read(self.state))
+        return hvstate.host_file(self.state, host, path)
 
     def guest(self, name: str) -> dict | None:
         return hvstate.read(self.state)["guests"].get(name)
 
 
 @pytest.fixture
-def xen(run, tmp_path, monkeypatch):
+def xen(run, tmp_path):
     """xh1, a simulated Xen host (8 GB, 1 GB dom0, memory known only from `xl info`), and
     guests x1, x2 on it (1 GB, disks under /vms), managed with hypervisor.type=xen."""
     state = tmp_path / "sim" / "state.json"
-    monkeypatch.setenv("XCATSIM_STATE", str(state))  # host_path() maps paths as hosts do
-    monkeypatch.delenv("XCATSIM_ROOT", raising=False)
     hvstate.create(state, {"xh1": {"memory_mb": 8192, "dom0_mb": 1024}})
     hosts.use_shell(lambda state_dir: LocalShell(state))
     assert run("nodeadd", "xh1", "groups=hypervisors,all", "hypervisor.type=xen",

@@ -145,7 +145,7 @@ def test_start_refusals(state):
     assert err.startswith("error: Failed to start domain 'big'\nerror: internal error: ")
     assert err.rstrip().endswith("Cannot allocate memory")
     define(state, "nodisk", 2)
-    hvstate.host_path("kvm1", "/vms/nodisk.img", hvstate.read(state)).unlink()
+    hvstate.host_file(state, "kvm1", "/vms/nodisk.img").unlink()
     assert "Cannot access storage file '/vms/nodisk.img'" in virsh("start", "nodisk")[2]
     define(state, "web", 3)
     virsh("start", "web")
@@ -254,5 +254,5 @@ def test_the_launcher_logs_and_applies_faults(state):
     assert shell.run(target, ["virsh", "uri"]).stdout == "qemu:///system\n\n"
     failed = shell.run(target, ["virsh", "start", "a b"], check=False)
     assert (failed.exit_status, failed.stderr) == (1, "error: injected\n")
-    argvs = [c["argv"] for c in hvstate.logged_commands(state.parent / "commands.log")]
+    argvs = hvstate.commands_run(state)
     assert argvs == [["virsh", "uri"], ["virsh", "start", "a b"]]

@@ -203,5 +203,5 @@ def test_the_launcher_logs_and_applies_faults(state):
     assert out == "10.0.1.2\n"
     failed = shell.run(target, ["xe", "vm-start", "vm=a b"], check=False)
     assert (failed.exit_status, failed.stderr) == (1, "Lost connection\n")
-    argvs = [c["argv"] for c in hvstate.logged_commands(state.parent / "commands.log")]
+    argvs = hvstate.commands_run(state)
     assert argvs[-1] == ["xe", "vm-start", "vm=a b"]

@@ -26,7 +26,6 @@ vif = [ 'mac=00:16:3e:01:02:03,bridge=xenbr1' ]
 def state(tmp_path: Path, monkeypatch) -> Path:
     path = tmp_path / "sim" / "state.json"
     monkeypatch.setenv("XCATSIM_STATE", str(path))
-    monkeypatch.delenv("XCATSIM_ROOT", raising=False)
     hvstate.create(path, {
         "h1": {"address": "10.0.3.1", "memory_mb": 4096, "dom0_mb": 1024, "cpus": 4},
         "h2": {"address": "10.0.3.2", "memory_mb": 2048, "dom0_mb": 1024},
@@ -47,7 +46,7 @@ def run(state: Path):
 
 
 def put(state: Path, host: str, path: str, text: str = "") -> None:
-    target = hvstate.host_path(host, path, hvstate.read(state))
+    target = hvstate.host_file(state, host, path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
 
@@ -144,7 +143,7 @@ def test_xl_migration_moves_the_record_and_copies_no_config(state, run):
     assert (record["host"], record["state"]) == ("h2", "running")
     assert "web1" in run("h2", "xl", "list").stdout
     assert "web1" not in run("h1", "xl", "list").stdout
-    assert not hvstate.host_path("h2", "/etc/xen/web1.cfg", hvstate.read(state)).exists()
+    assert not hvstate.host_file(state, "h2", "/etc/xen/web1.cfg").exists()
 
 
 def test_xl_migration_refusals(state, run):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.sim import hvstate
+from tests.sim.hvstate import host_file
 from tests.sim.localshell import LocalShell, simulated_processes
 from xcatpy.drivers.remote import CommandTimeout, RemoteError, Target
 from xcatpy.virt.hypervisor import hypervisor_class
@@ -18,9 +19,8 @@ XEN1 = Target("xen1", "10.0.0.3")
 
 
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch):
+def state(tmp_path: Path):
     path = tmp_path / "sim" / "state.json"
-    monkeypatch.setenv("XCATSIM_STATE", str(path))  # where hvstate.host_path maps files
     hvstate.create(path, {
         "kvm1": {"toolstack": "libvirt", "address": "10.0.0.1", "memory_mb": 4096,
                  "dom0_mb": 512, "cpus": 12, "cpu_flags": ["fpu", "vmx", "avx2"]},
@@ -56,12 +56,7 @@ def record(state: Path, name: str) -> dict | None:
 
 
 def logged(state: Path, command: str) -> list[list[str]]:
-    return [c["argv"] for c in hvstate.logged_commands(state.parent / "commands.log")
-            if c["argv"][:2] == ["virsh", command]]
-
-
-def host_file(state: Path, host: str, path: str) -> Path:
-    return hvstate.host_path(host, path, hvstate.read(state))
+    return [argv for argv in hvstate.commands_run(state) if argv[:2] == ["virsh", command]]
 
 
 def test_registered_for_libvirt_and_kvm():

@@ -15,9 +15,8 @@ from xcatpy.virt import hosts
 
 
 @pytest.fixture
-def sim(tmp_path, monkeypatch):
+def sim(tmp_path):
     state = tmp_path / "sim" / "state.json"
-    monkeypatch.setenv("XCATSIM_STATE", str(state))  # for hvstate.host_path in the test
     hvstate.create(state, {"node01": {"toolstack": "xen", "memory_mb": 8192, "dom0_mb": 1024,
                                       "address": "10.0.0.1"}})
     hosts.use_shell(lambda state_dir: LocalShell(state))
@@ -47,9 +46,9 @@ def test_the_howto_flow(cluster, sim, store):
     guest = hvstate.read(sim)["guests"]["xen1"]
     assert (guest["host"], guest["state"], guest["memory_mb"]) == ("node01", "running", 512)
     assert guest["macs"] == [mac] and guest["bridges"] == ["xenbr0"]
-    disk = hvstate.host_path("node01", "/vms/vm_disk/xen1.img", hvstate.read(sim))
+    disk = hvstate.host_file(sim, "node01", "/vms/vm_disk/xen1.img")
     assert disk.stat().st_size == 20 * 1024 * 1024 * 1024  # sparse, the default size
-    config = hvstate.host_path("node01", "/etc/xen/xen1.cfg", hvstate.read(sim)).read_text()
+    config = hvstate.host_file(sim, "node01", "/etc/xen/xen1.cfg").read_text()
     assert f"mac={mac}" in config.replace('"', "").replace(" ", "")
 
     assert cluster("rpower", "xen1", "off").out == ["xen1: off"]
@@ -70,6 +69,6 @@ def test_the_howto_flow(cluster, sim, store):
     assert cluster("rpower", "xen1", "off").rc == 0
     assert cluster("rpower", "xen1", "on").rc == 0
     assert disk.read_bytes() == b"installed"
-    commands = [e["argv"] for e in hvstate.logged_commands(sim.parent / "commands.log")]
+    commands = hvstate.commands_run(sim)
     assert ["qemu-img", "create", "-f", "raw", "/vms/vm_disk/xen1.img", "20480M"] in commands
     assert json.dumps(commands).count('"create", "-f"') == 1

@@ -76,7 +76,7 @@ def pool(state: Path) -> dict:
 
 
 def logged(state: Path) -> list[list[str]]:
-    return [c["argv"] for c in hvstate.logged_commands(state.parent / "commands.log")]
+    return hvstate.commands_run(state)
 
 
 def with_vdis(state: Path, spec: GuestSpec) -> GuestSpec:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.sim import hvstate
+from tests.sim.hvstate import host_file
 from tests.sim.localshell import LocalShell, simulated_processes
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.remote import CommandTimeout, Target
@@ -22,10 +23,8 @@ ADDRESSES = {"h1": "10.0.1.1", "h2": "10.0.1.2"}
 
 
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch) -> Path:
+def state(tmp_path: Path) -> Path:
     path = tmp_path / "sim" / "state.json"
-    monkeypatch.setenv("XCATSIM_STATE", str(path))  # host_file() maps paths as the hosts do
-    monkeypatch.delenv("XCATSIM_ROOT", raising=False)
     hvstate.create(path, {"h1": {"address": ADDRESSES["h1"]},
                           "h2": {"address": ADDRESSES["h2"], "memory_mb": 8192}},
                    shared_paths=["/vms"])
@@ -49,13 +48,8 @@ def spec(name: str = "g1", **changes) -> GuestSpec:
     return GuestSpec(**values)
 
 
-def host_file(state: Path, host: str, path: str) -> Path:
-    return hvstate.host_path(host, path, hvstate.read(state))
-
-
 def argvs(state: Path, host: str = "h1") -> list[list[str]]:
-    log = state.parent / "commands.log"
-    return [entry["argv"] for entry in hvstate.logged_commands(log) if entry["host"] == host]
+    return hvstate.commands_run(state, host)
 
 
 def running(shell: LocalShell, guest: GuestSpec, host: str = "h1") -> XlHypervisor:

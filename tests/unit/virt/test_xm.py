@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.sim import hvstate
+from tests.sim.hvstate import host_file
 from tests.sim.localshell import LocalShell
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.remote import Target
@@ -20,10 +21,8 @@ ADDRESSES = {"node01": "10.0.2.1", "node02": "10.0.2.2"}
 
 
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch) -> Path:
+def state(tmp_path: Path) -> Path:
     path = tmp_path / "sim" / "state.json"
-    monkeypatch.setenv("XCATSIM_STATE", str(path))  # host_file() maps paths as the hosts do
-    monkeypatch.delenv("XCATSIM_ROOT", raising=False)
     hvstate.create(path, {name: {"toolstack": "xm", "address": address, "memory_mb": 4096,
                                  "dom0_mb": 512}
                           for name, address in ADDRESSES.items()}, shared_paths=["/vms"])
@@ -47,13 +46,8 @@ def spec(**changes) -> GuestSpec:
     return GuestSpec(**values)
 
 
-def host_file(state: Path, host: str, path: str) -> Path:
-    return hvstate.host_path(host, path, hvstate.read(state))
-
-
 def argvs(state: Path, host: str = "node01") -> list[list[str]]:
-    log = state.parent / "commands.log"
-    return [entry["argv"] for entry in hvstate.logged_commands(log) if entry["host"] == host]
+    return hvstate.commands_run(state, host)
 
 
 def running(shell: LocalShell, guest: GuestSpec, host: str = "node01") -> XmHypervisor:
