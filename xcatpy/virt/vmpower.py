@@ -19,7 +19,7 @@ from xcatpy.drivers.base import DriverError, NodeReplies, Reply
 from xcatpy.virt import capacity
 from xcatpy.virt.hosts import HostDrivers, remote_shell
 from xcatpy.virt.hypervisor import Hypervisor
-from xcatpy.virt.model import OFF, ON, GuestSpec
+from xcatpy.virt.model import OFF, ON, GuestSpec, GuestStatus
 from xcatpy.virt.vmcommon import checked_definition, each_in_parallel, error_text
 
 _BOOT_ORDERS = {"net": "net,hd", "hd": "hd,net", "cd": "cd,hd"}
@@ -41,8 +41,13 @@ class VmPowerDriver:
         self.ctx = ctx
         self.hosts = HostDrivers(ctx.attrs, remote_shell(ctx.store.state_dir))
         # One per host, made on the command thread before any worker can ask for it.
-        self._start_locks: dict[str, threading.Lock] = {}
+        self._host_locks: dict[str, threading.Lock] = {}
         self._limits: dict[str, capacity.HostLimits] = {}
+        # What each host reported running, asked once per command: listing a host costs
+        # several commands (xl: list, ls, a cat per stopped guest), and a noderange often
+        # holds many guests of one host. Each guest is acted on once, after its state is
+        # read, so an entry never needs to be read again after its own guest changed.
+        self._listings: dict[str, dict[str, GuestStatus]] = {}
 
     # -- plan (command thread) ----------------------------------------------------------------
 
@@ -52,7 +57,7 @@ class VmPowerDriver:
             guest = _Guest(node)
             try:
                 guest.host, toolstack, guest.driver = self.hosts.for_guest(node)
-                self._start_locks.setdefault(guest.host, threading.Lock())
+                self._host_locks.setdefault(guest.host, threading.Lock())
                 if with_spec:
                     guest.spec = checked_definition(self.ctx, node, guest.host, toolstack,
                                                     guest.driver, store_values=False).spec
@@ -79,13 +84,17 @@ class VmPowerDriver:
                          else Reply(done.result))
 
     def _state(self, guest: _Guest) -> str:
-        status = guest.driver.guests().get(guest.node)
+        with self._host_locks[guest.host]:
+            if guest.host not in self._listings:
+                self._listings[guest.host] = guest.driver.guests()
+            status = self._listings[guest.host].get(guest.node)
         return status.state if status is not None else OFF
 
     def _start(self, guest: _Guest) -> None:
         spec, driver = guest.spec, guest.driver
-        with self._start_locks[guest.host]:
-            running = driver.guests()
+        with self._host_locks[guest.host]:
+            # Fresh, not the listing: other starts on this host may have happened since.
+            running = self._listings[guest.host] = driver.guests()
             current = running.get(spec.name)
             if current is not None and current.state == ON:
                 return

@@ -147,3 +147,12 @@ def test_a_noderange_mixing_bmcs_and_guests(cluster, world, monkeypatch):
     r = cluster("rpower", "node01,xen1,node02", "stat")
     assert sorted(r.out) == ["node01: on", "xen1: off"]
     assert r.err == ["node02: Error: nodehm.mgt is not set, so there is no way to power it"]
+
+
+def test_a_host_is_listed_once_per_command(cluster, world):
+    assert cluster("nodech", "xen1-xen4", "vm.memory=64").rc == 0
+    assert cluster("rpower", "xen1,xen2", "on").rc == 0
+    world.calls.clear()
+    r = cluster("rpower", "xen1-xen4", "stat")
+    assert sorted(r.out) == ["xen1: on", "xen2: on", "xen3: off", "xen4: off"]
+    assert world.calls == [("node01", "guests")]
