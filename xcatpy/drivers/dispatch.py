@@ -6,14 +6,11 @@ group (dead BMCs waiting out their timeout) never delays the replies of another.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable
 
 from xcatpy.drivers import power
-from xcatpy.drivers.base import NodeReplies, Reply
-
-_DONE = object()
+from xcatpy.drivers.base import NodeReplies, Reply, ReplyQueue
 
 
 def each_driver(ctx, nodes: list[str],
@@ -27,26 +24,21 @@ def each_driver(ctx, nodes: list[str],
     if len(drivers) == 1:
         yield from call(*drivers[0])
         return
-    merged: queue.SimpleQueue = queue.SimpleQueue()
+    replies = ReplyQueue(node for _driver, members in drivers for node in members)
 
     def pump(driver, members) -> None:
         try:
-            for item in call(driver, members):
-                merged.put(item)
+            for node, reply in call(driver, members):
+                replies.post(node, reply)
         except Exception as exc:  # a driver's bug costs its own nodes, reported, not others
             for node in members:
-                merged.put((node, Reply.fail(f"driver error: {exc}")))
+                replies.post(node, Reply.fail(f"driver error: {exc}"))
         finally:
-            merged.put(_DONE)
+            # Nodes already answered are skipped by the queue; any the driver left out are
+            # reported instead of waited for.
+            for node in members:
+                replies.post(node, Reply.fail("the driver gave no reply"))
 
     for driver, members in drivers:
         threading.Thread(target=pump, args=(driver, members), daemon=True).start()
-    running = len(drivers)
-    seen: set[str] = set()
-    while running:
-        item = merged.get()
-        if item is _DONE:
-            running -= 1
-        elif item[0] not in seen:
-            seen.add(item[0])
-            yield item
+    yield from replies

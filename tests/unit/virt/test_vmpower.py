@@ -156,3 +156,16 @@ def test_a_host_is_listed_once_per_command(cluster, world):
     r = cluster("rpower", "xen1-xen4", "stat")
     assert sorted(r.out) == ["xen1: on", "xen2: on", "xen3: off", "xen4: off"]
     assert world.calls == [("node01", "guests")]
+
+
+class _ForgetfulBmc(_Bmc):
+    def power(self, nodes, action):
+        return iter([(n, Reply("on")) for n in nodes[1:]])
+
+
+def test_a_node_a_driver_forgets_is_reported_not_waited_for(cluster, world, monkeypatch):
+    monkeypatch.setitem(power._FACTORIES, "ipmi", _ForgetfulBmc)
+    assert cluster("nodech", "node01,node02", "nodehm.mgt=ipmi").rc == 0
+    r = cluster("rpower", "node01,node02,xen1", "stat")
+    assert sorted(r.out) == ["node02: on", "xen1: off"]
+    assert r.err == ["node01: Error: the driver gave no reply"]
