@@ -20,8 +20,15 @@ Toolstack-specific keys: hosts may carry `libvirt_driver` ("qemu" default, or "x
 next start), `maxvcpus`, `domain_type`, `os_type`, `boot`, `xml_path`, `xe`; libvirt guests
 list disks as {path, kind, device}, XenServer VMs as VDI name-labels; `xenserver` holds the
 pool's SRs, networks, VDIs, VBDs and VIFs.
+A host marked `"down": true` is unreachable: every command sent to it exits 255 with ssh's
+"No route to host" (and is not logged: it never arrived), and every toolstack's migrate
+refuses it as a destination with that toolstack's own transport failure. Optional
+`interfaces` (a list) are the host's network interfaces; arping refuses any other one.
+`incoming` counts the migrations completed into a host (see `arrived`).
 Faults, per host: {"hang": [command prefix, ...]} sleeps instead of running;
-  {"fail": {command prefix: "message"}} exits 1 with that message on stderr.
+  {"fail": {command prefix: "message"}} exits 1 with that message on stderr;
+  {"down_after_incoming": N}: the N-th migration into the host completes, then the host is
+  marked down, as a destination dying in the middle of an evacuation would.
 """
 
 from __future__ import annotations
@@ -142,10 +149,28 @@ def new_domid(state: dict) -> int:
     return domid
 
 
-def apply_faults(host: str, command_line: str) -> str | None:
+def arrived(state: dict, host: str) -> None:
+    """Each simulated migration calls this, in the locked state it moved the guest in, once a
+    guest has arrived on `host`: counts it, and applies a down_after_incoming fault."""
+    spec = state["hosts"][host]
+    spec["incoming"] = spec.get("incoming", 0) + 1
+    if spec["incoming"] == spec.get("faults", {}).get("down_after_incoming"):
+        spec["down"] = True
+
+
+def unreachable(host: str, state: dict) -> str:
+    """What ssh says about a host that is down."""
+    address = state["hosts"].get(host, {}).get("address", host)
+    return f"ssh: connect to host {address} port 22: No route to host"
+
+
+def apply_faults(host: str, command_line: str, spec: dict | None = None) -> str | None:
     """Called by each simulated command first: hangs for a 'hang' fault (until killed), and
-    returns the message of a matching 'fail' fault (the caller exits 1 with it)."""
-    faults = read()["hosts"].get(host, {}).get("faults", {})
+    returns the message of a matching 'fail' fault (the caller exits 1 with it).
+    spec: the host's record, if the caller has read it already."""
+    if spec is None:
+        spec = read()["hosts"].get(host, {})
+    faults = spec.get("faults", {})
     for prefix in faults.get("hang", ()):
         if command_line.startswith(prefix):
             while True:
@@ -157,11 +182,17 @@ def apply_faults(host: str, command_line: str) -> str | None:
 
 
 def enter(argv: list[str]) -> int | None:
-    """What every simulated command does first: record itself, then hang or fail as the
-    host's faults say. Returns the exit status to end with, or None to go on."""
+    """What every simulated command does first: fail as ssh would if the host is down,
+    record itself, then hang or fail as the host's faults say. Returns the exit status to end
+    with, or None to go on."""
     host = current_host()
+    state = read()
+    spec = state["hosts"].get(host, {})
+    if spec.get("down"):
+        sys.stderr.write(unreachable(host, state) + "\n")
+        return 255
     log_command(host, argv)
-    message = apply_faults(host, " ".join(argv))
+    message = apply_faults(host, " ".join(argv), spec)
     if message is None:
         return None
     sys.stderr.write(message + "\n")

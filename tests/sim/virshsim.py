@@ -8,6 +8,7 @@ default, or "xen") decides its URI, version and the domain type it accepts.
 Simulated semantics worth knowing: shutdown is immediate; `--config` changes to a running
 domain wait in the guest's "pending" record until it stops, as libvirt keeps the persistent
 definition apart from the live one; file disks and their paths live under hvstate's files.
+Migration to a host that is `down` fails as libvirt's connection to it would.
 Usage: python -m tests.sim.virshsim virsh <args>
 """
 
@@ -397,6 +398,8 @@ def cmd_migrate(state: dict, host: str, args: list[str]) -> str:
     name, g = _domain(state, host, positional[0])
     dest = _destination(state, positional[1])
     dh = state["hosts"][dest]
+    if dh.get("down"):
+        raise VirshError(f"unable to connect to server at '{dest}:49152': No route to host")
     driver = _driver(state["hosts"][host])
     scheme = urlsplit(positional[1]).scheme.split("+")[0]
     if dh["toolstack"] not in ("libvirt", "kvm") or scheme != _driver(dh) or scheme != driver:
@@ -418,6 +421,7 @@ def cmd_migrate(state: dict, host: str, args: list[str]) -> str:
     g["host"] = dest
     if g["state"] in ACTIVE:
         g["domid"] = hvstate.new_domid(state)
+    hvstate.arrived(state, dest)
     g["defined"] = "--persistent" in seen or (g.get("defined", True)
                                               and "--undefinesource" not in seen)
     return ""

@@ -9,7 +9,9 @@ exit status 1 as xapi words them (the error's description, then one `param: valu
 parameter; "Error: ..." for the CLI's own failures).
 
 A host record may say "disabled": true (host-disable sets it); "relocation": false makes
-migration to that host fail as a broken migration network would.
+migration to that host fail as a broken migration network would, and "down": true as a dead
+host would (VM_MIGRATE_FAILED, "No route to host"); host-evacuate plans around both. SRs
+say whether they are shared (only shared SRs reach every pool member).
 Usage: python -m tests.sim.xesim xe <args>
 """
 
@@ -242,8 +244,10 @@ def _pool_fields(state: dict) -> list[tuple[str, str, str]]:
 
 def _sr_fields(uuid: str, sr: dict) -> list[tuple[str, str, str]]:
     return [("uuid", " RO", uuid), ("name-label", " RW", sr["name_label"]),
-            ("name-description", " RW", ""), ("host", " RO", "<shared>"),
-            ("type", " RO", sr["type"]), ("content-type", " RO", "")]
+            ("name-description", " RW", ""),
+            ("host", " RO", "<shared>" if sr["shared"] else sr.get("host", NOT_IN_DB)),
+            ("type", " RO", sr["type"]), ("content-type", " RO", ""),
+            ("shared", " RW", "true" if sr["shared"] else "false")]
 
 
 def _matches(fields: list[tuple[str, str, str]], filters: dict[str, str], cls: str) -> bool:
@@ -505,13 +509,16 @@ def cmd_vm_migrate(state: dict, host: str, params: dict[str, str]) -> str:
         raise _bad_power(g, name, "running")
     if dest == g["host"]:
         return ""
-    if not state["hosts"][dest].get("relocation", True):
+    reason = ("No route to host" if state["hosts"][dest].get("down") else
+              "Connection refused" if not state["hosts"][dest].get("relocation", True) else None)
+    if reason:
         raise api_error("VM_MIGRATE_FAILED", _ref(g["uuid"], name), host_uuid(state, g["host"]),
-                        host_uuid(state, dest), "Connection refused")
+                        host_uuid(state, dest), reason)
     refusal = _boot_refusal(state, name, g, dest)
     if refusal:
         raise refusal
     g.update(host=dest, domid=hvstate.new_domid(state))
+    hvstate.arrived(state, dest)
     return ""
 
 
@@ -726,10 +733,12 @@ def cmd_host_enable(state: dict, host: str, params: dict[str, str]) -> str:
 
 
 def cmd_host_evacuate(state: dict, host: str, params: dict[str, str]) -> str:
-    """Plans every running VM before moving any, as xapi's evacuation plan does."""
+    """Plans every running VM before moving any, as xapi's evacuation plan does. Its moves
+    are not counted by hvstate.arrived: the whole plan lands at once, so no destination can
+    go down half-way through it (evacuations that migrate one VM at a time use vm-migrate)."""
     source = select_host(state, params)
     targets = [h for h in pool_hosts(state) if h != source
-               and not state["hosts"][h].get("disabled")
+               and not state["hosts"][h].get("disabled") and not state["hosts"][h].get("down")
                and state["hosts"][h].get("relocation", True)]
     moving = sorted(((n, g) for n, g in pool_vms(state).items()
                      if g["host"] == source and _running(g)),
@@ -803,6 +812,17 @@ def add_network(state_path, bridge: str, name_label: str) -> str:
     with hvstate.locked(state_path) as state:
         uuid = _stable_uuid("network", bridge)
         pool_data(state)["networks"][uuid] = {"bridge": bridge, "name_label": name_label}
+        return uuid
+
+
+def add_sr(state_path, name_label: str, *, shared: bool, host: str | None = None) -> str:
+    """For tests: an SR besides the default one (a host's local SR when not shared); returns
+    its uuid."""
+    with hvstate.locked(state_path) as state:
+        uuid = _stable_uuid("sr", name_label)
+        pool_data(state)["srs"][uuid] = {"name_label": name_label, "shared": shared,
+                                         "type": "nfs" if shared else "lvm",
+                                         **({"host": host} if host else {})}
         return uuid
 
 

@@ -14,7 +14,8 @@ exist.", "failed to free memory for the domain", xend's "I need N KiB but only h
 Migration moves the guest record to the destination host (found by hosts[*].address or
 name) and keeps it running. Like real xl and xend, it copies no config file: /etc/xen on
 the destination is untouched. A destination with `relocation: false` refuses: xl sees its
-ssh connection refused, xm cannot connect to xend's relocation port.
+ssh connection refused, xm cannot connect to xend's relocation port. One that is `down` has
+no route: xl's ssh and xm's connection to xend fail with "No route to host".
 
 A host runs one toolstack: `xl` on a host whose toolstack is "xm" is not found, and the
 other way round.
@@ -404,6 +405,7 @@ class Toolstack:
                                     port.group(1) if port else "22", live="l" in opts)
             guest["host"] = dest
             guest["domid"] = hvstate.new_domid(state)
+            hvstate.arrived(state, dest)
         if self.tool == "xl":
             sys.stderr.write(_XL_MIGRATION_OK)
 
@@ -417,6 +419,8 @@ class Toolstack:
         if self.tool == "xm":
             if dest is None:
                 raise Refused("Error: can't connect: Name or service not known")
+            if spec.get("down"):
+                raise Refused("Error: can't connect: No route to host")
             if not spec.get("relocation", True) or spec.get("toolstack") != "xm":
                 raise Refused("Error: can't connect: Connection refused")
             if guest["memory_mb"] > hvstate.free_memory(state, dest) or missing:
@@ -430,6 +434,9 @@ class Toolstack:
         if dest is None:
             raise Refused(f"ssh: Could not resolve hostname {address}: Name or service not "
                           f"known\n{transport_failed}")
+        if spec.get("down"):
+            raise Refused(f"ssh: connect to host {address} port {port}: No route to host\n"
+                          f"{transport_failed}")
         if not spec.get("relocation", True):
             raise Refused(f"ssh: connect to host {address} port {port}: Connection refused\n"
                           f"{transport_failed}")

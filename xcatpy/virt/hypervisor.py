@@ -9,10 +9,11 @@ message on failure and returns only when the toolstack has done the work.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
 from xcatpy.drivers.remote import RemoteShell, Target
-from xcatpy.virt.model import Disk, GuestSpec, GuestStatus, HostInfo
+from xcatpy.virt.model import Disk, GuestSpec, GuestStatus, HostInfo, Nic
 
 
 class Hypervisor(Protocol):
@@ -46,6 +47,15 @@ class Hypervisor(Protocol):
     def reset(self, name: str) -> None: ...
 
     def migrate(self, name: str, dest: Target, *, live: bool = True) -> None: ...
+
+    def missing_storage(self, disks: Sequence[Disk]) -> set[str]:
+        """The paths of `disks` this host cannot open, so a guest migrated or restarted here
+        would miss them; empty when every disk is reachable. Asked of a destination before
+        anything moves (one command for all the disks asked about)."""
+
+    def announce(self, nics: Sequence[Nic], address: str) -> None:
+        """After a guest arrived here: one unsolicited ARP per NIC, from the guest's MAC and
+        `address`, on the NIC's bridge, so switches and neighbours learn where it now is."""
 
     def set_memory(self, name: str, memory_mb: int) -> None: ...
 

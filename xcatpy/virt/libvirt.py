@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.remote import RemoteError, RemoteResult, RemoteShell, Target
+from xcatpy.virt import hostfiles
 from xcatpy.virt.domainxml import domain_xml
 from xcatpy.virt.hypervisor import register
 from xcatpy.virt.model import (
@@ -29,6 +31,7 @@ from xcatpy.virt.model import (
     GuestSpec,
     GuestStatus,
     HostInfo,
+    Nic,
     cpu_flags,
 )
 
@@ -220,6 +223,27 @@ class LibvirtHypervisor:
         """Removes a file image; a block device ('phy') is the site's, and is left alone."""
         if disk.kind == "file":
             self._run(["rm", "-f", _absolute(self.target, disk.path)])
+
+    def missing_storage(self, disks: Sequence[Disk]) -> set[str]:
+        paths = [_absolute(self.target, disk.path) for disk in disks]
+        if not paths:
+            return set()
+        result = self._run(hostfiles.ls_argv(paths), check=False)
+        try:
+            return hostfiles.missing_paths(paths, result)
+        except ValueError as exc:
+            raise LibvirtError(f"{self.target.node}: cannot tell which disks it can open: "
+                               f"{exc}") from None
+
+    # -- network ------------------------------------------------------------------------
+
+    def announce(self, nics: Sequence[Nic], address: str) -> None:
+        """Nic.bridge is the host bridge the guest's interface joins (domainxml)."""
+        try:
+            hostfiles.announce(lambda argv: self._run(argv, check=False), nics, address)
+        except ValueError as exc:
+            raise LibvirtError(f"{self.target.node}: cannot announce {address}: {exc}") \
+                from None
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -16,12 +16,14 @@ VM (device 0-6).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.remote import RemoteError, RemoteResult, RemoteShell, Target
+from xcatpy.virt import hostfiles
 from xcatpy.virt.hypervisor import register
-from xcatpy.virt.model import OFF, ON, PAUSED, Disk, GuestSpec, GuestStatus, HostInfo
+from xcatpy.virt.model import OFF, ON, PAUSED, Disk, GuestSpec, GuestStatus, HostInfo, Nic
 
 MIB = 1024 * 1024
 DEFAULT_TEMPLATE = "Other install media"
@@ -247,6 +249,42 @@ class XenServerHypervisor:
         for vdi in self._uuids("vdi-list", f"name-label={_label(self.target, disk.path)}"):
             self._xe("vdi-destroy", f"uuid={vdi}")
 
+    def missing_storage(self, disks: Sequence[Disk]) -> set[str]:
+        """The VDIs (by name-label) that are absent, or that some VDI of that name keeps on
+        an SR that is not shared: only shared SRs are plugged on every pool member."""
+        labels = {_label(self.target, disk.path) for disk in disks}
+        if not labels:
+            return set()
+        srs: dict[str, set[str]] = {}  # label -> the SRs its VDIs are on
+        for vdi in self._records("vdi-list", "params=name-label,sr-uuid"):
+            if vdi.get("name-label") in labels:
+                srs.setdefault(vdi["name-label"], set()).add(vdi.get("sr-uuid", ""))
+        shared = set(self._uuids("sr-list", "shared=true")) if srs else set()
+        return {label for label in labels if not srs.get(label) or srs[label] - shared}
+
+    # -- network ------------------------------------------------------------------------
+
+    def announce(self, nics: Sequence[Nic], address: str) -> None:
+        """Nic.bridge names a pool network (by bridge or name-label, as define() reads it);
+        the ARP goes out on that network's bridge on this host. dom0 needs Habets' arping:
+        the iputils arping XenServer ships takes other options and fails here."""
+        bridges: dict[str, str] = {}
+
+        def interface(network: str) -> str:
+            if network not in bridges:
+                bridges[network] = self._network(network, "bridge")
+            return bridges[network]
+
+        def run(argv: list[str]) -> RemoteResult:
+            return self.shell.run(self.target, argv, check=False,
+                                  timeout=self.command_timeout)
+
+        try:
+            hostfiles.announce(run, nics, address, interface)
+        except ValueError as exc:
+            raise XenServerError(f"{self.target.node}: cannot announce {address}: {exc}") \
+                from None
+
     # -- helpers ------------------------------------------------------------------------
 
     def _xe(self, *args: str, timeout: float | None = None) -> RemoteResult:
@@ -261,7 +299,11 @@ class XenServerHypervisor:
         return parse_records(self._xe(*args).stdout)
 
     def _uuids(self, *args: str) -> list[str]:
-        text = self._xe(*args, "params=uuid", "--minimal").stdout.strip()
+        return self._values("uuid", *args)
+
+    def _values(self, field: str, *args: str) -> list[str]:
+        """One field of every object a list command selects (xe's --minimal output)."""
+        text = self._xe(*args, f"params={field}", "--minimal").stdout.strip()
         return [u for u in text.split(",") if u]
 
     def _host_record(self, target: Target) -> dict[str, str]:
@@ -330,10 +372,11 @@ class XenServerHypervisor:
                  f"device={_userdevice(disk.device, index)}",
                  f"bootable={'true' if index == 0 else 'false'}", "mode=RW", "type=Disk")
 
-    def _network(self, bridge: str) -> str:
+    def _network(self, bridge: str, field: str = "uuid") -> str:
+        """A field (default: the uuid) of the pool network with this bridge or name-label."""
         bridge = _label(self.target, bridge)
         for selector in (f"bridge={bridge}", f"name-label={bridge}"):
-            found = self._uuids("network-list", selector)
+            found = self._values(field, "network-list", selector)
             if found:
                 return found[0]
         raise XenServerError(f"{self.target.node}: no pool network has bridge or name-label "

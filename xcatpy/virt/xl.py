@@ -24,11 +24,12 @@ import json
 import logging
 import posixpath
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.remote import CommandTimeout, RemoteError, RemoteResult, RemoteShell, Target
-from xcatpy.virt import xenconfig
+from xcatpy.virt import hostfiles, xenconfig
 from xcatpy.virt.hypervisor import register
 from xcatpy.virt.model import (
     CRASHED,
@@ -39,6 +40,7 @@ from xcatpy.virt.model import (
     GuestSpec,
     GuestStatus,
     HostInfo,
+    Nic,
     cpu_flags,
 )
 from xcatpy.virt.xenconfig import XenConfigError
@@ -60,7 +62,7 @@ _NOISE = re.compile(r"Parsing config from|Using config file|Shutting down domain
                     r" ?Savefile contains|migration (sender|target): (Ready|Transfer|Target has|"
                     r"Giving|Got)|libxl: info|Domain \d+ has been")
 _REASON = re.compile(r"error|fail|refused|denied|not enough|cannot|can't|invalid|does not exist"
-                     r"|no such|not found|exceed|already|timed out", re.IGNORECASE)
+                     r"|no such|not found|exceed|already|timed out|no route", re.IGNORECASE)
 _LIBXL_PREFIX = re.compile(r"^(libxl: (error|warning): [^:\s]+:\d+:[^:\s]*: (Domain \d+:)?"
                            r"|xc: error: |Error: )")
 
@@ -273,6 +275,26 @@ class XlHypervisor:
         """Removes a file image; a block device ('phy') is the site's, and is left alone."""
         if disk.kind == "file":
             self._run(["rm", "-f", self._path(disk.path, "disk")])
+
+    def missing_storage(self, disks: Sequence[Disk]) -> set[str]:
+        paths = [self._path(disk.path, "disk") for disk in disks]
+        if not paths:
+            return set()
+        result = self._run(hostfiles.ls_argv(paths), check=False)
+        try:
+            return hostfiles.missing_paths(paths, result)
+        except ValueError as exc:
+            raise XenToolstackError(f"{self.target.node}: cannot tell which disks it can "
+                                    f"open: {exc}") from None
+
+    # -- network ------------------------------------------------------------------------
+
+    def announce(self, nics: Sequence[Nic], address: str) -> None:
+        try:
+            hostfiles.announce(lambda argv: self._run(argv, check=False), nics, address)
+        except ValueError as exc:
+            raise XenToolstackError(f"{self.target.node}: cannot announce {address}: {exc}") \
+                from None
 
     # -- helpers ------------------------------------------------------------------------
 

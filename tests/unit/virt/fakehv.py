@@ -16,10 +16,12 @@ class FakeWorld:
         self.lock = threading.Lock()
         self.running: dict[str, dict[str, GuestStatus]] = {}
         self.defined: dict[str, dict[str, object]] = {}
-        self.disks: dict[str, set[str]] = {}
+        self.disks: dict[str, set[str]] = {}  # host -> disk paths that exist there
+        self.shared_disks: set[str] = set()  # paths every host can open
         self.total_mb: dict[str, int] = {}
         self.calls: list[tuple] = []
         self.down: set[str] = set()
+        self.failing: set[tuple[str, str]] = set()  # (host, method) that raise DriverError
 
 
 WORLD = FakeWorld()
@@ -37,6 +39,8 @@ class FakeHypervisor:
             if self.host in WORLD.down:
                 raise DriverError(f"{self.host}: cannot connect: host is down")
             WORLD.calls.append((self.host, *call))
+            if (self.host, call[0]) in WORLD.failing:
+                raise DriverError(f"{self.host}: {call[0]} failed (fault injected)")
 
     def host_info(self) -> HostInfo:
         self._call("host_info")
@@ -64,7 +68,7 @@ class FakeHypervisor:
         self._call("create_disk", disk.path)
         with WORLD.lock:
             disks = WORLD.disks.setdefault(self.host, set())
-            if disk.path in disks:
+            if disk.path in disks or disk.path in WORLD.shared_disks:
                 return False
             disks.add(disk.path)
             return True
@@ -92,6 +96,16 @@ class FakeHypervisor:
         self._call("migrate", name, dest.node)
         with WORLD.lock:
             WORLD.running.setdefault(dest.node, {})[name] = WORLD.running[self.host].pop(name)
+
+    def missing_storage(self, disks) -> set[str]:
+        self._call("missing_storage", tuple(disk.path for disk in disks))
+        with WORLD.lock:
+            present = WORLD.disks.get(self.host, set()) | WORLD.shared_disks
+            return {disk.path for disk in disks if disk.path not in present}
+
+    def announce(self, nics, address) -> None:
+        """Recorded in WORLD.calls as (host, "announce", ((mac, bridge), ...), address)."""
+        self._call("announce", tuple((nic.mac, nic.bridge) for nic in nics), address)
 
     def set_memory(self, name, memory_mb) -> None:
         self._call("set_memory", name, memory_mb)
