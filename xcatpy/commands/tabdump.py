@@ -33,6 +33,8 @@ _parser.add_argument("-n", "--lines", dest="lines", type=int)
 _parser.add_argument("-w", dest="where", action="append", default=[])
 _parser.add_argument("table", nargs="*")
 
+# Tables whose rows are records in time order (recid), so -n can show the last few.
+_LOG_TABLES = ("auditlog", "eventlog")
 # Longest first, so `>=` is not read as `>` followed by `=value`.
 _WHERE_OP = re.compile(r"==|!=|=~|!~|>=|<=|>|<")
 
@@ -51,7 +53,7 @@ def run(ctx: Context) -> int:
         _list_tables(ctx, opts.describe)
         return 0
     name = opts.table[0]
-    if opts.lines is not None:
+    if opts.lines is not None and name not in _LOG_TABLES:
         raise XcatError(f"{name} table is not supported in tabdump -n. You may only use this "
                         "option on the auditlog or the eventlog.")
     tab = TABLES.get(name)
@@ -63,6 +65,10 @@ def run(ctx: Context) -> int:
         return 0
     keep = where_filter(tab, opts.where)
     rows = [r for r in ctx.store.rows(name, include_disabled=True) if keep(r)]
+    if opts.lines is not None:
+        # The newest records, in the order they happened: recid counts up.
+        rows = sorted(rows, key=lambda r: int(r.get("recid") or 0))[-opts.lines:] \
+            if opts.lines > 0 else []
     if opts.filename:
         ctx.request.write_file(opts.filename, csvformat.dump(tab.colnames, rows))
     else:

@@ -28,7 +28,7 @@ def test_no_arguments_lists_every_table_sorted(run):
     r = run("tabdump")
     assert r.rc == 0
     assert r.out == sorted(TABLES)
-    assert len(r.out) == 24  # xCAT's 21 and dhcpreservation, dhcplease, dnsrecord
+    assert len(r.out) == 25  # xCAT's 22 (with eventlog) and dhcpreservation, dhcplease, dnsrecord
 
 
 def test_empty_table_shows_only_the_header(run):
@@ -85,7 +85,7 @@ def test_describe_all_tables_in_xcat_layout(run):
     r = run("tabdump", "-d")
     assert r.rc == 0
     entries = r.out[::2]
-    assert r.out[1::2] == [""] * 23
+    assert r.out[1::2] == [""] * 24
     assert [e.split(":")[0] for e in entries] == sorted(TABLES)
     assert entries[0] == ("bootparams:\tCurrent boot settings to be sent to systems attempting "
                           "network boot for deployment, stateless, or other reasons.  Mostly "
@@ -195,6 +195,20 @@ def test_records_option_only_for_logs(run):
     assert "site table is not supported in tabdump -n" in r.err[0]
     r = run("tabdump", "-n", "10", "-d", "site")
     assert r.err == ["Error: You cannot use the -n and -d flag together."]
+
+
+def test_records_option_shows_the_newest_events_in_order(run, store):
+    from xcatpy.db import events
+
+    store.write(lambda s: events.record(s, [
+        events.Event(f"xen{i}", "rmigrate", "migrate", f"migrated from h1 to h2 ({i})")
+        for i in range(1, 13)]))
+    r = run("tabdump", "-n", "3", "eventlog")
+    assert r.rc == 0
+    assert r.out[0].startswith("#recid,eventtime,eventtype,")
+    assert [line.split(",")[0] for line in r.out[1:]] == ['"10"', '"11"', '"12"']
+    assert all('"rmigrate"' in line for line in r.out[1:])
+    assert run("tabdump", "-n", "0", "eventlog").out == [r.out[0]]
 
 
 @pytest.mark.parametrize("flag", ["-h", "-?", "--help"])

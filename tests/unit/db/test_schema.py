@@ -53,6 +53,8 @@ XCAT_TABLES = {
                    "nodebootif otherifce netdrivers kernelver krpmver permission dump "
                    "crashkernelsize partitionfile driverupdatesrc"),
     "ipmi": ("node", "node bmc bmcport taggedvlan bmcid username password"),
+    "eventlog": ("recid", "recid eventtime eventtype monitor monnode node application "
+                 "component id severity message rawdata"),
 }
 
 XCATPY_EXTENSIONS = {
