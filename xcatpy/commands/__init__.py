@@ -49,6 +49,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "lsvm": CommandSpec("lsvm", False, noderange=True),
     "chvm": CommandSpec("chvm", False, noderange=True),
     "makeknownhosts": CommandSpec("makeknownhosts", False, noderange=True),
+    "rmigrate": CommandSpec("rmigrate", False, noderange=True),
+    "revacuate": CommandSpec("revacuate", False, noderange=True),
+    "chhypervisor": CommandSpec("chhypervisor", False, noderange=True),
 }
 
 

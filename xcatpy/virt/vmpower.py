@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from xcatpy.drivers import power
 from xcatpy.drivers.base import DriverError, NodeReplies, Reply
 from xcatpy.virt import capacity
+from xcatpy.virt.fleet import yes_no
 from xcatpy.virt.hosts import HostDrivers, remote_shell
 from xcatpy.virt.hypervisor import Hypervisor
 from xcatpy.virt.model import OFF, ON, GuestSpec, GuestStatus
@@ -43,6 +44,7 @@ class VmPowerDriver:
         # One per host, made on the command thread before any worker can ask for it.
         self._host_locks: dict[str, threading.Lock] = {}
         self._limits: dict[str, capacity.HostLimits] = {}
+        self._maintenance: dict[str, bool] = {}
         # What each host reported running, asked once per command: listing a host costs
         # several commands (xl: list, ls, a cat per stopped guest), and a noderange often
         # holds many guests of one host. Each guest is acted on once, after its state is
@@ -64,6 +66,9 @@ class VmPowerDriver:
                     if guest.host not in self._limits:
                         self._limits[guest.host] = capacity.host_limits(self.ctx.attrs,
                                                                         guest.host)
+                        self._maintenance[guest.host] = bool(yes_no(
+                            self.ctx.attrs.lookup(guest.host, "hypervisor", "maintenance"),
+                            f"{guest.host}: hypervisor.maintenance"))
             except DriverError as exc:
                 guest.error = error_text(node, exc)
             guests.append(guest)
@@ -98,6 +103,10 @@ class VmPowerDriver:
             current = running.get(spec.name)
             if current is not None and current.state == ON:
                 return
+            if self._maintenance[guest.host]:
+                raise DriverError(f"{guest.host} is in maintenance (hypervisor.maintenance), so "
+                                  f"no guest starts there; 'chhypervisor {guest.host} -d' ends "
+                                  "it, or place the guest elsewhere (chdef vmhost=)")
             limits = self._limits[guest.host]
             info = driver.host_info() if limits.total_mb is None else None
             account = capacity.account(limits, info, running)

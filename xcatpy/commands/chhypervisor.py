@@ -1,0 +1,65 @@
+"""chhypervisor: put hypervisors into maintenance (-e) or take them out (-d).
+
+A hypervisor in maintenance is never chosen by rmigrate or revacuate, and rpower will not
+start guests on it. The flag is hypervisor.maintenance (also `chdef node
+hostmaintenance=yes`). On XenServer the pool is told too (host-disable / host-enable), so
+its own placement keeps off the host as well.
+"""
+
+from xcatpy.commands.base import Context
+from xcatpy.commands.options import CommandParser
+from xcatpy.errors import UsageError
+from xcatpy.virt.evacuation import set_maintenance
+from xcatpy.virt.fleet import Fleet
+from xcatpy.virt.vmcommon import each_in_parallel, error_text
+
+USAGE = """Usage:
+  chhypervisor noderange -e     enter maintenance mode
+  chhypervisor noderange -d     leave maintenance mode
+  chhypervisor [-?|-h|--help]"""
+
+APPLICATION = "chhypervisor"
+
+_parser = CommandParser("chhypervisor", USAGE)
+_parser.add_argument("noderange", nargs="?")
+_parser.add_argument("-e", action="store_true", dest="enter")
+_parser.add_argument("-d", action="store_true", dest="leave")
+
+
+def run(ctx: Context) -> int:
+    opts = _parser.parse(ctx.args)
+    if not opts.noderange:
+        raise UsageError("chhypervisor: a noderange is required")
+    if opts.enter == opts.leave:
+        raise UsageError("chhypervisor: give exactly one of -e (enter maintenance) and -d "
+                         "(leave maintenance)")
+    fleet = Fleet(ctx)
+    # Only the toolstack is needed: a host whose other hypervisor columns are wrong (even
+    # its maintenance value) can still be put into maintenance or taken out of it.
+    toolstacks = {host: fleet.toolstack(host) for host in ctx.noderange(opts.noderange)}
+    hosts = []
+    for host, toolstack in toolstacks.items():
+        if toolstack is None:
+            ctx.node_error(host, "not a hypervisor: hypervisor.type is not set and no guest's "
+                                 "vm.host names it")
+        else:
+            hosts.append(host)
+    # The pool first: a XenServer that refuses host-disable is not marked in the table.
+    pools = [h for h in hosts if toolstacks[h] == "xenserver"]
+    drivers = {h: fleet.drivers.for_host(h, "xenserver") for h in pools}
+
+    def tell_pool(host: str, _lines) -> None:
+        driver = drivers[host]
+        (driver.disable_host if opts.enter else driver.enable_host)(host)
+
+    for done in each_in_parallel(ctx, pools, tell_pool):
+        if done.error:
+            ctx.node_error(done.item, error_text(done.item, done.error))
+            hosts.remove(done.item)
+    if not hosts:
+        return 0
+    set_maintenance(ctx, hosts, opts.enter, APPLICATION)
+    word = "in maintenance" if opts.enter else "out of maintenance"
+    for host in hosts:
+        ctx.out.data(f"{host}: {word}")
+    return 0
