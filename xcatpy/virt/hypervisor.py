@@ -46,7 +46,9 @@ class Hypervisor(Protocol):
 
     def reset(self, name: str) -> None: ...
 
-    def migrate(self, name: str, dest: Target, *, live: bool = True) -> None: ...
+    def migrate(self, name: str, dest: Target, *, live: bool = True) -> str | None:
+        """Moves the running guest to dest. Returns a warning when the guest moved but a
+        step after it did not work (e.g. its config file stayed behind), else None."""
 
     def missing_storage(self, disks: Sequence[Disk]) -> set[str]:
         """The paths of `disks` this host cannot open, so a guest migrated or restarted here

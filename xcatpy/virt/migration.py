@@ -112,8 +112,9 @@ def _running_on(driver: Hypervisor, guest: str) -> bool:
 def migrate_guest(step: Step) -> Outcome:
     move = step.move
     outcome = Outcome(move)
+    warnings = []
     try:
-        step.source.migrate(move.guest, step.dest_target, live=True)
+        warnings.append(step.source.migrate(move.guest, step.dest_target, live=True))
     except DriverError as exc:
         outcome.error = error_text(move.source, exc)
         _locate_after_failure(step, outcome)
@@ -124,7 +125,8 @@ def migrate_guest(step: Step) -> Outcome:
         try:
             step.dest.announce(step.nics, step.address)
         except DriverError as exc:
-            outcome.warning = f"ARP not refreshed on {move.dest}: {error_text(move.dest, exc)}"
+            warnings.append(f"ARP not refreshed on {move.dest}: {error_text(move.dest, exc)}")
+    outcome.warning = "; ".join(w for w in warnings if w) or None
     return outcome
 
 

@@ -21,7 +21,6 @@ the differences.
 from __future__ import annotations
 
 import json
-import logging
 import posixpath
 import re
 from collections.abc import Sequence
@@ -44,8 +43,6 @@ from xcatpy.virt.model import (
     cpu_flags,
 )
 from xcatpy.virt.xenconfig import XenConfigError
-
-log = logging.getLogger(__name__)
 
 CONFIG_DIR = "/etc/xen"
 AUTOSTART_DIR = "/etc/xen/auto"
@@ -208,7 +205,7 @@ class XlHypervisor:
             raise XenToolstackError(f"{self.target.node}: cannot read 'xl list -l {name}' "
                                     f"output ({exc})") from None
 
-    def migrate(self, name: str, dest: Target, *, live: bool = True) -> None:
+    def migrate(self, name: str, dest: Target, *, live: bool = True) -> str | None:
         name = self._name(name)
         args = self.migrate_args(name, dest, live=live)
         config = self._read_config(name)
@@ -216,7 +213,8 @@ class XlHypervisor:
         self._guest_command(f"migrate {name} to {dest.node}", args, timeout=self.migrate_timeout)
         self._written.pop(name, None)
         if config is not None:
-            self._move_config(name, config, dest, autostart=autostart)
+            return self._move_config(name, config, dest, autostart=autostart)
+        return None
 
     def migrate_args(self, name: str, dest: Target, *, live: bool) -> list[str]:
         """xl's own ssh reaches dest; xl runs it through `sh -c`, so only plain names,
@@ -343,7 +341,8 @@ class XlHypervisor:
                   stdin=xenconfig.replace_settings(text, changes).encode())
         self._written.pop(name, None)
 
-    def _move_config(self, name: str, config: str, dest: Target, *, autostart: bool) -> None:
+    def _move_config(self, name: str, config: str, dest: Target, *,
+                     autostart: bool) -> str | None:
         paths = [self.config_path(name)] + ([self.autostart_path(name)] if autostart else [])
         try:
             self.shell.run(dest, ["mkdir", "-p", AUTOSTART_DIR if autostart else CONFIG_DIR],
@@ -352,9 +351,11 @@ class XlHypervisor:
                            timeout=self.command_timeout)
             self._run(["rm", "-f", self.config_path(name), self.autostart_path(name)])
         except DriverError as exc:
-            # The guest runs on dest either way; the caller must record that, not an error.
-            log.warning("%s: %s migrated to %s, but its config file did not follow: %s",
-                        self.target.node, name, dest.node, exc)
+            # The guest runs on dest either way; the caller must record that, not an error,
+            # and tell the admin: the old host may still autostart its copy of the config.
+            return (f"its config file did not follow it from {self.target.node} to "
+                    f"{dest.node}: {exc}")
+        return None
 
     def _memory_note(self, spec: GuestSpec) -> str:
         try:

@@ -188,6 +188,23 @@ def test_migrate_moves_the_guest_and_its_config(state, shell):
     assert hvstate.free_memory(hvstate.read(state), "h1") == 16384 - 1024
 
 
+def test_migrate_moves_the_guest_and_its_config_without_warning(state, shell):
+    assert running(shell, spec()).migrate("g1", Target("h2", ADDRESSES["h2"])) is None
+
+
+def test_a_config_that_cannot_follow_the_guest_is_a_warning_not_a_failure(state, shell):
+    with hvstate.locked(state) as data:
+        data["hosts"]["h2"]["faults"] = {"fail": {"tee": "tee: /etc/xen/g1.cfg: Read-only "
+                                                         "file system"}}
+    source = running(shell, spec(autostart=True))
+    warning = source.migrate("g1", Target("h2", ADDRESSES["h2"]))
+    assert warning.startswith("its config file did not follow it from h1 to h2: ")
+    assert "Read-only file system" in warning
+    assert xl(shell, "h2").guests()["g1"].state == ON
+    # The old host keeps its copy, so the warning matters: it could autostart it.
+    assert host_file(state, "h1", "/etc/xen/g1.cfg").exists()
+
+
 def test_migrate_refused_by_the_destination_leaves_the_guest_running(state, shell):
     with hvstate.locked(state) as data:
         data["hosts"]["h2"]["relocation"] = False
