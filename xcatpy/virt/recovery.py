@@ -22,6 +22,10 @@ from xcatpy.virt.hypervisor import Hypervisor
 from xcatpy.virt.model import GuestSpec
 from xcatpy.virt.vmcommon import WithValues, error_text, stored_identity
 
+# vm.powerstate values that mean the guest was running; 'reset' and 'boot' were recorded by
+# rpower before it recorded the resulting state, and such rows may still be around.
+_WAS_RUNNING = {"on", "reset", "boot"}
+
 
 @dataclass
 class Restart:
@@ -123,7 +127,8 @@ class Recovery:
         for host in dead:
             facts = fleet.hosts[host]
             for node in sorted(fleet.placed_guests().get(host, ())):
-                if (ctx.attrs.lookup(node, "vm", "powerstate") or "").lower() != "on":
+                state = (ctx.attrs.lookup(node, "vm", "powerstate") or "").lower()
+                if state not in _WAS_RUNNING:
                     ctx.out.data(f"{node}: was not on when {host} went down; left there")
                     continue
                 try:

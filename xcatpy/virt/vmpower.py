@@ -23,6 +23,9 @@ from xcatpy.virt.hypervisor import Hypervisor
 from xcatpy.virt.model import OFF, ON, GuestSpec, GuestStatus
 from xcatpy.virt.vmcommon import checked_definition, each_in_parallel, error_text
 
+# What vm.powerstate records after each action: the state the guest is left in, which
+# revacuate -f reads to know which guests were running when their host died.
+_RESULTING_STATE = {"on": "on", "boot": "on", "reset": "on", "off": "off", "softoff": "off"}
 _BOOT_ORDERS = {"net": "net,hd", "hd": "hd,net", "cd": "cd,hd"}
 _BOOT_NAMES = {"net": "Network", "network": "Network", "hd": "Hard Drive", "disk": "Hard Drive",
                "cd": "CD/DVD", "cdrom": "CD/DVD"}
@@ -105,7 +108,7 @@ class VmPowerDriver:
                 return
             if self._maintenance[guest.host]:
                 raise DriverError(f"{guest.host} is in maintenance (hypervisor.maintenance), so "
-                                  f"no guest starts there; 'chhypervisor {guest.host} -d' ends "
+                                  f"no guest starts there; 'chhypervisor {guest.host} -o' ends "
                                   "it, or place the guest elsewhere (chdef vmhost=)")
             limits = self._limits[guest.host]
             info = driver.host_info() if limits.total_mb is None else None
@@ -153,7 +156,7 @@ class VmPowerDriver:
         guests = self._plan(nodes, with_spec=action in ("on", "boot"))
         for node, reply in self._run(guests, lambda g: self._power_one(g, action)):
             if not reply.error and action not in ("stat", "state"):
-                self._record_powerstate(node, reply.text.split()[-1])
+                self._record_powerstate(node, _RESULTING_STATE[action])
             yield node, reply
 
     def _record_powerstate(self, node: str, state: str) -> None:
