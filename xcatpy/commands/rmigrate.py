@@ -50,7 +50,7 @@ def run(ctx: Context) -> int:
         raise XcatError(f"rmigrate: {dest}: {hosts[dest].error}")
     fleet.observe({dest, *sources.values()})
     if hosts[dest].error:
-        raise XcatError(f"rmigrate: {dest} {hosts[dest].error}")
+        raise XcatError(f"rmigrate: {dest}: {hosts[dest].error}")
     guests = _running_guests(ctx, fleet, sources, dest)
     missing = fleet.missing_storage({dest: unique_disks(guests)})
     moves = _checked_moves(ctx, fleet, guests, dest, missing.get(dest, set()))

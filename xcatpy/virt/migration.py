@@ -249,7 +249,7 @@ def record_outcome(ctx, outcome: Outcome, application: str, recorded_host: str |
                             "restart" if restarted_from_dead else "migrate", what,
                             component=f"{move.source}->{move.dest}")]
         if outcome.warning:
-            log.append(events.Event(move.guest, application, "announce", outcome.warning,
+            log.append(events.Event(move.guest, application, "warning", outcome.warning,
                                     events.WARNING, f"{move.source}->{move.dest}"))
     elif restarted_from_dead:
         log = [events.Event(move.guest, application, "restart",
