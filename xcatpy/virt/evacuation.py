@@ -76,6 +76,9 @@ class Evacuation:
         candidates = [h for h in fleet.hypervisors() if h not in self.sources]
         fleet.describe(candidates)
         fleet.observe([*sources, *candidates])
+        sources = self._answered(sources)
+        if not sources:
+            return
         demands = self._demands(sources)
         self._check_storage(candidates, sources)
         plan = placement.plan(demands, self._free(candidates), self._allowed)
@@ -88,15 +91,23 @@ class Evacuation:
         self.runner.run(plan.moves, self._started_move, self._finished)
         self._summary(sources)
 
+    def _answered(self, sources: list[str]) -> list[str]:
+        """The sources that said what they run; no plan speaks for a host never asked."""
+        answered = []
+        for host in sources:
+            error = self.fleet.hosts[host].error
+            if error:
+                self.ctx.node_error(host, f"{error}; if it is down, revacuate -f restarts "
+                                          "its guests elsewhere")
+            else:
+                answered.append(host)
+        return answered
+
     def _demands(self, sources: list[str]) -> list[placement.Demand]:
         ctx, fleet = self.ctx, self.fleet
         demands = []
         for host in sources:
             facts = fleet.hosts[host]
-            if facts.error:
-                ctx.node_error(host, f"{facts.error}; if it is down, revacuate -f restarts "
-                                     "its guests elsewhere")
-                continue
             for name, status in sorted(facts.running().items()):
                 if not ctx.attrs.is_node(name):
                     self._stays(name, host, "runs there but is not a node in the tables")
@@ -207,9 +218,13 @@ class Evacuation:
             self.ctx.out.data(f"{new.guest}: {new.source} -> {new.dest} ({new.memory_mb} MB), "
                               "re-planned")
         migration.log_events(self.ctx, [
-            events.Event(m.guest, APPLICATION, "plan",
+            events.Event(move.dest, APPLICATION, "host",
+                         f"stopped answering during the evacuation ({outcome.error}); "
+                         f"{len(again)} guest{'' if len(again) == 1 else 's'} re-planned",
+                         events.CRITICAL),
+            *(events.Event(m.guest, APPLICATION, "plan",
                          f"re-planned {m.source} -> {m.dest} after {move.dest} died",
-                         events.WARNING, f"{m.source}->{m.dest}") for m in plan.moves])
+                         events.WARNING, f"{m.source}->{m.dest}") for m in plan.moves)])
         sources_of = {d.guest: d.source for d in again}
         for guest, reason in sorted(plan.unplaced.items()):
             self._stays(guest, sources_of[guest], reason)

@@ -75,6 +75,8 @@ class Recovery:
             return
         if not self.dry_run:
             set_maintenance(ctx, dead, True, APPLICATION)
+            for host in dead:
+                ctx.out.data(f"{host}: in maintenance")
         candidates = [h for h in fleet.hypervisors() if h not in self.sources]
         fleet.describe(candidates)
         fleet.observe(candidates)
