@@ -32,7 +32,7 @@ _parser.add_argument("--per-dest", dest="per_dest")
 def _count(text: str | None, option: str, default: int) -> int:
     if text is None:
         return default
-    if not text.strip().isdigit() or int(text) < 1:
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
         raise UsageError(f"revacuate: {option} is not a positive number: '{text}'")
     return int(text)
 
