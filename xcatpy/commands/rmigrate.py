@@ -108,16 +108,5 @@ def _checked_moves(ctx: Context, fleet: Fleet, guests: list[GuestFacts], dest: s
 
 
 def _finished(ctx: Context, outcome: migration.Outcome, sources: dict[str, str]) -> None:
-    move = outcome.move
-    migration.record_outcome(ctx, outcome, APPLICATION, sources.get(move.guest))
-    if outcome.moved:
-        ctx.out.data(f"{move.guest}: migrated to {move.dest}")
-        if outcome.warning:
-            ctx.out.error(f"{move.guest}: Warning: {outcome.warning}")
-    elif outcome.where:
-        ctx.node_error(move.guest, f"migration to {move.dest} failed, still running on "
-                                   f"{outcome.where}: {outcome.error}")
-    else:
-        ctx.node_error(move.guest, f"migration to {move.dest} failed and the guest was found "
-                                   f"running on neither {move.source} nor {move.dest}: "
-                                   f"{outcome.error}")
+    migration.record_outcome(ctx, outcome, APPLICATION, sources.get(outcome.move.guest))
+    migration.report_outcome(ctx, outcome)

@@ -37,6 +37,15 @@ def set_maintenance(ctx, hosts: list[str], on: bool, application: str) -> None:
     ctx.write_now(write)
 
 
+def report_stay(ctx, guest: str, text: str, *, dry_run: bool) -> None:
+    """A guest left where it is: an error for the exit code, and (unless only planning) a
+    warning in the eventlog."""
+    ctx.node_error(guest, text)
+    if not dry_run:
+        migration.log_events(ctx, [events.Event(guest, APPLICATION, "plan", text,
+                                                events.WARNING)])
+
+
 class Evacuation:
     def __init__(self, ctx, sources: list[str], *, dry_run: bool = False,
                  per_source: int = migration.DEFAULT_PER_SOURCE,
@@ -163,10 +172,7 @@ class Evacuation:
 
     def _stays(self, guest: str, host: str, reason: str) -> None:
         self.stayed += 1
-        self.ctx.node_error(guest, f"stays on {host}: {reason}")
-        if not self.dry_run:
-            migration.log_events(self.ctx, [events.Event(
-                guest, APPLICATION, "plan", f"stays on {host}: {reason}", events.WARNING)])
+        report_stay(self.ctx, guest, f"stays on {host}: {reason}", dry_run=self.dry_run)
 
     # -- the moves --------------------------------------------------------------------------
 
@@ -179,25 +185,16 @@ class Evacuation:
         ctx, move = self.ctx, outcome.move
         migration.record_outcome(ctx, outcome, APPLICATION,
                                  ctx.attrs.lookup(move.guest, "vm", "host"))
+        if not outcome.moved and not outcome.dest_alive and outcome.where == move.source:
+            self._destination_died(move, outcome)
+            return
+        migration.report_outcome(ctx, outcome)
         if outcome.moved:
             self.moved += 1
-            ctx.out.data(f"{move.guest}: migrated to {move.dest}")
-            if outcome.warning:
-                ctx.out.error(f"{move.guest}: Warning: {outcome.warning}")
-            return
-        if not outcome.dest_alive and outcome.where == move.source:
-            self._destination_died(move, outcome)
             return
         self.stayed += 1
         if move.dest in self.free:  # what the plan held there is free again
             self.free[move.dest] += move.memory_mb
-        if outcome.where:
-            ctx.node_error(move.guest, f"migration to {move.dest} failed, stays on "
-                                       f"{outcome.where}: {outcome.error}")
-        else:
-            ctx.node_error(move.guest, f"migration to {move.dest} failed and the guest was "
-                                       f"found running on neither {move.source} nor "
-                                       f"{move.dest}: {outcome.error}")
 
     def _destination_died(self, move: placement.Move, outcome: migration.Outcome) -> None:
         """The guest is still on its source and the destination no longer answers: it and

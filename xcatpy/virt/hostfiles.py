@@ -115,3 +115,29 @@ def arping_argv(interface: str, mac: str, address: str) -> list[str]:
 def _last_line(result: RemoteResult) -> str:
     lines = [ln.strip() for ln in (result.stderr or result.stdout).splitlines() if ln.strip()]
     return lines[-1] if lines else f"exit status {result.exit_status}"
+
+
+class PosixHostFiles:
+    """missing_storage and announce for drivers whose disks are paths on the host (xl, xm,
+    libvirt). The driver supplies `_run(argv, check=...)`, `_disk_path(path)` (its own
+    path check) and `host_error` (its error class)."""
+
+    host_error: type[Exception]
+
+    def missing_storage(self, disks: Sequence) -> set[str]:
+        paths = [self._disk_path(disk.path) for disk in disks]
+        if not paths:
+            return set()
+        result = self._run(ls_argv(paths), check=False)
+        try:
+            return missing_paths(paths, result)
+        except ValueError as exc:
+            raise self.host_error(f"{self.target.node}: cannot tell which disks it can open: "
+                                  f"{exc}") from None
+
+    def announce(self, nics: Sequence[Nic], address: str) -> None:
+        try:
+            announce(lambda argv: self._run(argv, check=False), nics, address)
+        except ValueError as exc:
+            raise self.host_error(f"{self.target.node}: cannot announce {address}: {exc}") \
+                from None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -31,7 +30,6 @@ from xcatpy.virt.model import (
     GuestSpec,
     GuestStatus,
     HostInfo,
-    Nic,
     cpu_flags,
 )
 
@@ -67,9 +65,13 @@ class VirshError(RemoteError):
             self.args = (f"{target.node}: 'virsh {argv[1]}' failed: {': '.join(lines)}",)
 
 
-class LibvirtHypervisor:
+class LibvirtHypervisor(hostfiles.PosixHostFiles):
+    """Nic.bridge is the host bridge the guest's interface joins (domainxml), as announce
+    needs it."""
+
     toolstack: ClassVar[str] = "libvirt"
     max_nics: ClassVar[int | None] = None
+    host_error: ClassVar[type[Exception]] = LibvirtError
 
     def __init__(self, shell: RemoteShell, target: Target) -> None:
         self.shell = shell
@@ -224,26 +226,8 @@ class LibvirtHypervisor:
         if disk.kind == "file":
             self._run(["rm", "-f", _absolute(self.target, disk.path)])
 
-    def missing_storage(self, disks: Sequence[Disk]) -> set[str]:
-        paths = [_absolute(self.target, disk.path) for disk in disks]
-        if not paths:
-            return set()
-        result = self._run(hostfiles.ls_argv(paths), check=False)
-        try:
-            return hostfiles.missing_paths(paths, result)
-        except ValueError as exc:
-            raise LibvirtError(f"{self.target.node}: cannot tell which disks it can open: "
-                               f"{exc}") from None
-
-    # -- network ------------------------------------------------------------------------
-
-    def announce(self, nics: Sequence[Nic], address: str) -> None:
-        """Nic.bridge is the host bridge the guest's interface joins (domainxml)."""
-        try:
-            hostfiles.announce(lambda argv: self._run(argv, check=False), nics, address)
-        except ValueError as exc:
-            raise LibvirtError(f"{self.target.node}: cannot announce {address}: {exc}") \
-                from None
+    def _disk_path(self, path: str) -> str:
+        return _absolute(self.target, path)
 
     # -- helpers ------------------------------------------------------------------------
 

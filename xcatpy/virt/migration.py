@@ -275,5 +275,21 @@ def record_outcome(ctx, outcome: Outcome, application: str, recorded_host: str |
     ctx.write_now(write)
 
 
+def report_outcome(ctx, outcome: Outcome) -> None:
+    """The lines a user sees for one finished move, as xCAT words a success."""
+    move = outcome.move
+    if outcome.moved:
+        ctx.out.data(f"{move.guest}: migrated to {move.dest}")
+        if outcome.warning:
+            ctx.out.error(f"{move.guest}: Warning: {outcome.warning}")
+    elif outcome.where:
+        ctx.node_error(move.guest, f"migration to {move.dest} failed, still running on "
+                                   f"{outcome.where}: {outcome.error}")
+    else:
+        ctx.node_error(move.guest, f"migration to {move.dest} failed and the guest was found "
+                                   f"running on neither {move.source} nor {move.dest}: "
+                                   f"{outcome.error}")
+
+
 def log_events(ctx, log: list[events.Event]) -> None:
     ctx.write_now(lambda store: events.record(store, log))

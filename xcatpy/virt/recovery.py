@@ -15,7 +15,7 @@ from xcatpy.db import events
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.dispatch import each_driver
 from xcatpy.virt import migration, placement
-from xcatpy.virt.evacuation import APPLICATION, set_maintenance
+from xcatpy.virt.evacuation import APPLICATION, report_stay, set_maintenance
 from xcatpy.virt.fleet import Fleet, GuestFacts, unique_disks
 from xcatpy.virt.guest import guest_spec
 from xcatpy.virt.hypervisor import Hypervisor
@@ -162,10 +162,7 @@ class Recovery:
 
     def _stays(self, guest: str, host: str, reason: str) -> None:
         self.stayed += 1
-        self.ctx.node_error(guest, f"stays down on {host}: {reason}")
-        if not self.dry_run:
-            migration.log_events(self.ctx, [events.Event(
-                guest, APPLICATION, "plan", f"stays down on {host}: {reason}", events.WARNING)])
+        report_stay(self.ctx, guest, f"stays down on {host}: {reason}", dry_run=self.dry_run)
 
     def _finished(self, outcome: migration.Outcome) -> None:
         move = outcome.move

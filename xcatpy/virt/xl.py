@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Sequence
 from typing import ClassVar
 
 from xcatpy.drivers.base import DriverError
@@ -39,7 +38,6 @@ from xcatpy.virt.model import (
     GuestSpec,
     GuestStatus,
     HostInfo,
-    Nic,
     cpu_flags,
 )
 from xcatpy.virt.xenconfig import XenConfigError
@@ -72,10 +70,11 @@ class GuestNotRunningError(XenToolstackError):
     """The toolstack has no running domain of that name."""
 
 
-class XlHypervisor:
+class XlHypervisor(hostfiles.PosixHostFiles):
     toolstack: ClassVar[str] = "xen"
     max_nics: ClassVar[int | None] = xenconfig.MAX_NICS
     tool: ClassVar[str] = "xl"
+    host_error: ClassVar[type[Exception]] = XenToolstackError
     dialect: ClassVar[str] = xenconfig.XL
     # Instances may lower these (tests do); a migration copies all guest memory, maybe
     # several times, and building a large domain or running pygrub takes a while.
@@ -274,25 +273,8 @@ class XlHypervisor:
         if disk.kind == "file":
             self._run(["rm", "-f", self._path(disk.path, "disk")])
 
-    def missing_storage(self, disks: Sequence[Disk]) -> set[str]:
-        paths = [self._path(disk.path, "disk") for disk in disks]
-        if not paths:
-            return set()
-        result = self._run(hostfiles.ls_argv(paths), check=False)
-        try:
-            return hostfiles.missing_paths(paths, result)
-        except ValueError as exc:
-            raise XenToolstackError(f"{self.target.node}: cannot tell which disks it can "
-                                    f"open: {exc}") from None
-
-    # -- network ------------------------------------------------------------------------
-
-    def announce(self, nics: Sequence[Nic], address: str) -> None:
-        try:
-            hostfiles.announce(lambda argv: self._run(argv, check=False), nics, address)
-        except ValueError as exc:
-            raise XenToolstackError(f"{self.target.node}: cannot announce {address}: {exc}") \
-                from None
+    def _disk_path(self, path: str) -> str:
+        return self._path(path, "disk")
 
     # -- helpers ------------------------------------------------------------------------
 

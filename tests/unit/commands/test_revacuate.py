@@ -240,7 +240,7 @@ def test_a_failed_migration_keeps_the_guest_and_frees_its_memory_for_later_plans
     assert r.rc == 1
     b_error = [line for line in r.err if line.startswith("b: ")]
     assert len(b_error) == 1
-    assert b_error[0].startswith("b: Error: migration to h3 failed, stays on h1: ")
+    assert b_error[0].startswith("b: Error: migration to h3 failed, still running on h1: ")
     assert "libxl_domain_suspend failed" in b_error[0]
     assert "c: h1 -> h3 (2048 MB), re-planned" in r.out
     assert "c: migrated to h3" in r.out
@@ -259,7 +259,7 @@ def test_a_failed_migration_with_the_destination_alive(xlfleet, run):
     r = run("revacuate", "h1")
     assert r.rc == 1
     [error] = r.err
-    assert error.startswith("g1: Error: migration to h2 failed, stays on h1: ")
+    assert error.startswith("g1: Error: migration to h2 failed, still running on h1: ")
     assert r.out[-1] == "h1: 0 guests moved, 1 stayed"
     assert (xlfleet.where("g1"), vm_host(run, "g1")) == ("h1", "h1")
 
@@ -271,7 +271,7 @@ def test_a_failed_migration_records_the_guest_where_it_runs(xlfleet, run, store)
     r = run("revacuate", "h1")
     assert r.rc == 1
     [error] = r.err
-    assert re.fullmatch(r"g1: Error: migration to h[23] failed, stays on h1: .*", error)
+    assert re.fullmatch(r"g1: Error: migration to h[23] failed, still running on h1: .*", error)
     assert (xlfleet.where("g1"), vm_host(run, "g1")) == ("h1", "h1")
 
 
