@@ -68,9 +68,6 @@ def run(ctx: Context) -> int:
     if not hosts:
         return 0
     set_maintenance(ctx, hosts, opts.enter, APPLICATION)
-    word = "in maintenance" if opts.enter else "online"
-    for host in hosts:
-        ctx.out.data(f"{host}: {word}")
     return 0
 
 

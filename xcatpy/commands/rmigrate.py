@@ -13,7 +13,7 @@ from xcatpy.db import events
 from xcatpy.drivers.base import DriverError
 from xcatpy.errors import UsageError, XcatError
 from xcatpy.virt import migration
-from xcatpy.virt.fleet import Fleet, GuestFacts, unique_disks
+from xcatpy.virt.fleet import Fleet, GuestFacts
 from xcatpy.virt.guest import guest_host
 from xcatpy.virt.model import ON, PAUSED
 from xcatpy.virt.placement import Move
@@ -52,11 +52,10 @@ def run(ctx: Context) -> int:
     if hosts[dest].error:
         raise XcatError(f"rmigrate: {dest}: {hosts[dest].error}")
     guests = _running_guests(ctx, fleet, sources, dest)
-    missing = fleet.missing_storage({dest: unique_disks(guests)})
+    missing = fleet.storage_seen(guests, [dest], {hosts[g.source].toolstack for g in guests})
     moves = _checked_moves(ctx, fleet, guests, dest, missing.get(dest, set()))
     runner = migration.MigrationRunner(ctx, fleet)
-    runner.run(moves, started=lambda move: None,
-               finished=lambda outcome: _finished(ctx, outcome, sources))
+    runner.run(moves, lambda outcome: _finished(ctx, outcome, sources))
     return 0
 
 

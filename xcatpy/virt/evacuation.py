@@ -18,14 +18,15 @@ from __future__ import annotations
 from xcatpy.db import events
 from xcatpy.drivers.base import DriverError
 from xcatpy.virt import migration, placement
-from xcatpy.virt.fleet import Fleet, GuestFacts, unique_disks
+from xcatpy.virt.fleet import Fleet, GuestFacts
 from xcatpy.virt.vmcommon import error_text
 
 APPLICATION = "revacuate"
 
 
 def set_maintenance(ctx, hosts: list[str], on: bool, application: str) -> None:
-    """hypervisor.maintenance for the hosts, with the event, in one commit."""
+    """hypervisor.maintenance for the hosts, with the event, in one commit; then one line
+    per host saying where it now is."""
     value = "yes" if on else None
     word = "entered" if on else "left"
 
@@ -35,6 +36,8 @@ def set_maintenance(ctx, hosts: list[str], on: bool, application: str) -> None:
                                            f"{word} maintenance") for h in hosts])
 
     ctx.write_now(write)
+    for host in hosts:
+        ctx.out.data(f"{host}: {'in maintenance' if on else 'online'}")
 
 
 def report_stay(ctx, guest: str, text: str, *, dry_run: bool) -> None:
@@ -81,23 +84,22 @@ class Evacuation:
             set_maintenance(ctx, sources, True, APPLICATION)
             for host in sources:
                 hosts[host].maintenance = True
-                ctx.out.data(f"{host}: in maintenance")
-        candidates = [h for h in fleet.hypervisors() if h not in self.sources]
-        fleet.describe(candidates)
+        candidates = fleet.candidates(self.sources)
         fleet.observe([*sources, *candidates])
         sources = self._answered(sources)
         if not sources:
             return
         demands = self._demands(sources)
-        self._check_storage(candidates, sources)
-        plan = placement.plan(demands, self._free(candidates), self._allowed)
+        self.missing = fleet.storage_seen(self.guests.values(), candidates,
+                                          {hosts[s].toolstack for s in sources})
+        plan = placement.plan(demands, fleet.free_memory(candidates), self._allowed)
         self.free = plan.free_mb
         self.total = len(plan.moves)
         self._report_plan(sources, demands, plan)
         if self.dry_run or not plan.moves:
             self._summary(sources)
             return
-        self.runner.run(plan.moves, self._started_move, self._finished)
+        self.runner.run(plan.moves, self._finished, started=self._started_move)
         self._summary(sources)
 
     def _answered(self, sources: list[str]) -> list[str]:
@@ -129,22 +131,6 @@ class Evacuation:
                 self.guests[name] = guest
                 demands.append(placement.Demand(name, guest.memory_mb, host))
         return demands
-
-    def _check_storage(self, candidates: list[str], sources: list[str]) -> None:
-        """One question per destination that could take a guest at all: which of the
-        guests' disks it cannot open."""
-        toolstacks = {self.fleet.hosts[s].toolstack for s in sources}
-        asked = [h for h in candidates
-                 if not self.fleet.hosts[h].error and not self.fleet.hosts[h].maintenance
-                 and self.fleet.hosts[h].toolstack in toolstacks]
-        disks = unique_disks(self.guests.values())
-        self.missing = self.fleet.missing_storage({h: disks for h in asked})
-
-    def _free(self, candidates: list[str]) -> dict[str, int]:
-        """Every candidate the planner should consider and name when it refuses one; a host
-        that did not answer is refused by the rule, with what it said."""
-        return {h: self.fleet.hosts[h].memory.free_mb if self.fleet.hosts[h].memory else 0
-                for h in candidates}
 
     def _allowed(self, demand: placement.Demand, host: str) -> str | None:
         guest = self.guests[demand.guest]

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 from xcatpy.drivers.base import DriverError
 from xcatpy.virt import capacity
-from xcatpy.virt.guest import TOOLSTACK_FOR_MGT, GuestError, size_mb, table_disks
+from xcatpy.virt.guest import (
+    DEFAULT_MEMORY_MB,
+    TOOLSTACK_FOR_MGT,
+    GuestError,
+    size_mb,
+    table_disks,
+)
 from xcatpy.virt.hosts import HostDrivers, remote_shell
 from xcatpy.virt.hypervisor import Hypervisor
 from xcatpy.virt.model import ON, PAUSED, Disk, GuestStatus, HostInfo
@@ -87,6 +93,7 @@ class Fleet:
         self.drivers = HostDrivers(ctx.attrs, remote_shell(ctx.store.state_dir))
         self.hosts: dict[str, HostFacts] = {}
         self._placed: dict[str, list[str]] | None = None
+        self._expanded: dict[str, frozenset[str]] = {}
 
     # -- the tables' view (command thread) ----------------------------------------------------
 
@@ -122,6 +129,13 @@ class Fleet:
         found.update(h for h in self.placed_guests() if attrs.is_node(h))
         return sorted(found)
 
+    def candidates(self, leaving: Iterable[str]) -> list[str]:
+        """Every other hypervisor, described: where the guests of `leaving` may go."""
+        leaving = set(leaving)
+        hosts = [h for h in self.hypervisors() if h not in leaving]
+        self.describe(hosts)
+        return hosts
+
     def describe(self, hosts: Iterable[str]) -> dict[str, HostFacts]:
         for host in hosts:
             if host not in self.hosts:
@@ -143,8 +157,7 @@ class Fleet:
                                       f"{host}: hypervisor.relocation")
             facts.relocation_text = attrs.lookup(host, "hypervisor", "relocationhosts")
             if facts.relocation_text:
-                facts.relocation_from = frozenset(self.ctx.noderange(
-                    facts.relocation_text, must_exist=False))
+                facts.relocation_from = self._expand(facts.relocation_text)
             mask = attrs.lookup(host, "hypervisor", "cpufeatures")
             if mask:
                 facts.cpu_mask = frozenset(f for f in mask.replace(",", " ").split() if f)
@@ -159,21 +172,28 @@ class Fleet:
         if status is not None:
             memory = status.memory_mb
         else:
-            memory = size_mb(attrs.lookup(node, "vm", "memory") or "512", f"{node}: vm.memory")
+            memory = size_mb(attrs.lookup(node, "vm", "memory") or str(DEFAULT_MEMORY_MB),
+                             f"{node}: vm.memory")
         dest_text = attrs.lookup(node, "vm", "migrationdest")
         return GuestFacts(
             node=node, source=source.host, memory_mb=memory,
             disks=tuple(table_disks(attrs, node, source.toolstack or "")),
-            migrationdest=frozenset(self.ctx.noderange(dest_text, must_exist=False))
-            if dest_text else None,
+            migrationdest=self._expand(dest_text) if dest_text else None,
             migrationdest_text=dest_text)
+
+    def _expand(self, noderange: str) -> frozenset[str]:
+        """A noderange named by many rows (a group's vm.migrationdest) is expanded once."""
+        if noderange not in self._expanded:
+            self._expanded[noderange] = frozenset(self.ctx.noderange(noderange,
+                                                                     must_exist=False))
+        return self._expanded[noderange]
 
     def driver(self, host: str) -> Hypervisor:
         return self.drivers.for_host(host, self.hosts[host].toolstack)
 
     # -- the hosts' view (worker threads, results applied on the command thread) -------------
 
-    def observe(self, hosts: Iterable[str], *, memory: bool = True) -> None:
+    def observe(self, hosts: Iterable[str]) -> None:
         """Asks each host (in parallel) for its memory, CPU flags and guests; a host that
         cannot be asked gets `error`. Hosts already in error are not asked."""
         wanted = [self.hosts[h] for h in hosts if self.hosts[h].error is None]
@@ -190,11 +210,10 @@ class Fleet:
                 facts.error = f"did not answer: {error_text(facts.host, done.error)}"
                 continue
             facts.info, facts.guests = done.result
-            if memory:
-                try:
-                    facts.memory = capacity.account(facts.limits, facts.info, facts.guests)
-                except DriverError as exc:
-                    facts.error = error_text(facts.host, exc)
+            try:
+                facts.memory = capacity.account(facts.limits, facts.info, facts.guests)
+            except DriverError as exc:
+                facts.error = error_text(facts.host, exc)
 
     def missing_storage(self, disks_by_host: Mapping[str, list[Disk]]) -> dict[str, set[str]]:
         """host -> paths of the given disks it cannot open (asked in parallel, one command
@@ -211,6 +230,23 @@ class Fleet:
             else:
                 found[host] = set(done.result)
         return found
+
+
+    def free_memory(self, hosts: Iterable[str]) -> dict[str, int]:
+        """host -> MB free, for the planner. Every host is in it, so that the planner names
+        the ones it refuses; one that did not answer counts 0 and the rule refuses it with
+        what it said."""
+        return {h: self.hosts[h].memory.free_mb if self.hosts[h].memory else 0 for h in hosts}
+
+    def storage_seen(self, guests: Iterable[GuestFacts], candidates: Iterable[str],
+                     toolstacks: set[str | None]) -> dict[str, set[str]]:
+        """host -> the guests' disk paths it cannot open, asked only of the candidates that
+        could take a guest at all (answered, not in maintenance, one of `toolstacks`)."""
+        asked = [h for h in candidates
+                 if not self.hosts[h].error and not self.hosts[h].maintenance
+                 and self.hosts[h].toolstack in toolstacks]
+        disks = unique_disks(guests)
+        return self.missing_storage({h: disks for h in asked})
 
 
 def unique_disks(guests: Iterable[GuestFacts]) -> list[Disk]:

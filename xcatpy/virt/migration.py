@@ -48,25 +48,32 @@ def refusal(guest: GuestFacts, source: HostFacts, dest: HostFacts,
         return f"not in the guest's vm.migrationdest ({guest.migrationdest_text})"
     if dest.maintenance:
         return "in maintenance (hypervisor.maintenance)"
-    if restart:
-        pass
-    elif dest.relocation is False:
-        return "relocation is disabled (hypervisor.relocation)"
-    elif dest.relocation_from is not None and source.host not in dest.relocation_from:
-        return (f"accepts migrations only from {dest.relocation_text} "
-                "(hypervisor.relocationhosts)")
-    needed, offered = source.guest_features(), dest.offered_features()
-    if needed and offered is not None and not restart:
-        lacking = sorted(needed - offered)
-        if lacking:
-            shown = ", ".join(lacking[:_MAX_FLAGS_SHOWN])
-            more = f" and {len(lacking) - _MAX_FLAGS_SHOWN} more" \
-                if len(lacking) > _MAX_FLAGS_SHOWN else ""
-            return (f"lacks CPU features the guest may use: {shown}{more} ({len(lacking)} of "
-                    f"the {len(needed)} on {source.host})")
+    if not restart:
+        live = _live_refusal(source, dest)
+        if live:
+            return live
     unreachable = [d.path for d in guest.disks if missing_paths and d.path in missing_paths]
     if unreachable:
         return f"cannot reach the guest's storage: {', '.join(unreachable)}"
+    return None
+
+
+def _live_refusal(source: HostFacts, dest: HostFacts) -> str | None:
+    """What only a live migration needs: dest accepts it, and its CPU has every feature the
+    running guest may be using."""
+    if dest.relocation is False:
+        return "relocation is disabled (hypervisor.relocation)"
+    if dest.relocation_from is not None and source.host not in dest.relocation_from:
+        return (f"accepts migrations only from {dest.relocation_text} "
+                "(hypervisor.relocationhosts)")
+    needed, offered = source.guest_features(), dest.offered_features()
+    lacking = sorted(needed - offered) if needed and offered is not None else []
+    if lacking:
+        shown = ", ".join(lacking[:_MAX_FLAGS_SHOWN])
+        more = f" and {len(lacking) - _MAX_FLAGS_SHOWN} more" \
+            if len(lacking) > _MAX_FLAGS_SHOWN else ""
+        return (f"lacks CPU features the guest may use: {shown}{more} ({len(lacking)} of "
+                f"the {len(needed)} on {source.host})")
     return None
 
 
@@ -180,8 +187,8 @@ class MigrationRunner:
         return Step(move, self.fleet.driver(move.source), self.fleet.driver(move.dest),
                     ssh_target(attrs, move.dest), nics, attrs.lookup(move.guest, "hosts", "ip"))
 
-    def run(self, moves: list[Move], started: Callable[[Move], None],
-            finished: Callable[[Outcome], None], *,
+    def run(self, moves: list[Move], finished: Callable[[Outcome], None], *,
+            started: Callable[[Move], None] = lambda move: None,
             prepare: Callable[[Move], object] | None = None,
             act: Callable[[object], Outcome] = migrate_guest) -> None:
         """prepare (command thread) turns a move into what `act` (a worker) needs; by

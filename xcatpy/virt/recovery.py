@@ -16,7 +16,7 @@ from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.dispatch import each_driver
 from xcatpy.virt import migration, placement
 from xcatpy.virt.evacuation import APPLICATION, report_stay, set_maintenance
-from xcatpy.virt.fleet import Fleet, GuestFacts, unique_disks
+from xcatpy.virt.fleet import Fleet, GuestFacts
 from xcatpy.virt.guest import guest_spec
 from xcatpy.virt.hypervisor import Hypervisor
 from xcatpy.virt.model import GuestSpec
@@ -75,20 +75,12 @@ class Recovery:
             return
         if not self.dry_run:
             set_maintenance(ctx, dead, True, APPLICATION)
-            for host in dead:
-                ctx.out.data(f"{host}: in maintenance")
-        candidates = [h for h in fleet.hypervisors() if h not in self.sources]
-        fleet.describe(candidates)
+        candidates = fleet.candidates(self.sources)
         fleet.observe(candidates)
         demands = self._demands(dead)
-        toolstacks = {hosts[h].toolstack for h in dead}
-        asked = [h for h in candidates if not fleet.hosts[h].error
-                 and not fleet.hosts[h].maintenance and fleet.hosts[h].toolstack in toolstacks]
-        self.missing = fleet.missing_storage(
-            {h: unique_disks(self.guests.values()) for h in asked})
-        free = {h: fleet.hosts[h].memory.free_mb if fleet.hosts[h].memory else 0
-                for h in candidates}
-        plan = placement.plan(demands, free, self._allowed)
+        self.missing = fleet.storage_seen(self.guests.values(), candidates,
+                                          {hosts[h].toolstack for h in dead})
+        plan = placement.plan(demands, fleet.free_memory(candidates), self._allowed)
         sources_of = {d.guest: d.source for d in demands}
         ctx.out.data(f"Plan for {','.join(dead)} (down): {len(demands)} guest"
                      f"{'' if len(demands) == 1 else 's'} to restart elsewhere, "
@@ -100,8 +92,7 @@ class Recovery:
             self._stays(guest, sources_of[guest], reason)
         if self.dry_run:
             return
-        self.runner.run(plan.moves, lambda move: None, self._finished,
-                        prepare=self._prepare, act=restart_guest)
+        self.runner.run(plan.moves, self._finished, prepare=self._prepare, act=restart_guest)
         ctx.out.data(f"{','.join(dead)}: {self.restarted} guest"
                      f"{'' if self.restarted == 1 else 's'} restarted elsewhere, "
                      f"{self.stayed} stayed down")
