@@ -69,6 +69,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.timedoutput import TimedOutput  # noqa: E402
 from xcatpy.virt.placement import Demand, Plan, plan  # noqa: E402
 
 HOST_MB = 512 * 1024
@@ -170,21 +171,6 @@ def bench_planning(args) -> bool:
 EVAC_SIZES_MB = [512, 1024, 2048, 4096, 8192]
 EVAC_SIZE_WEIGHTS = [20, 30, 25, 15, 10]
 DOM0_MB = 1024
-
-
-class TimedOutput:
-    """The command's lines, each with when it came (seconds since the command started)."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.ok: list[tuple[float, str]] = []
-        self.failed: list[tuple[float, str]] = []
-
-    def data(self, text: str) -> None:
-        self.ok.append((time.monotonic() - self.start, text))
-
-    def error(self, text: str) -> None:
-        self.failed.append((time.monotonic() - self.start, text))
 
 
 def evacuation_scenario(rng: random.Random, guests: int, sources: int, dests: int,

@@ -38,20 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.timedoutput import TimedOutput  # noqa: E402
 from tests.sim.bmcsim import BmcFleet, BmcSpec  # noqa: E402
-
-
-class TimedOutput:
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.ok: list[tuple[float, str]] = []
-        self.failed: list[tuple[float, str]] = []
-
-    def data(self, text: str) -> None:
-        self.ok.append((time.monotonic() - self.start, text))
-
-    def error(self, text: str) -> None:
-        self.failed.append((time.monotonic() - self.start, text))
 
 
 def populate(state: Path, endpoints, args) -> float:
