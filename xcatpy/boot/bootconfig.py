@@ -2,7 +2,8 @@
 
 The syntax of each loader lives in its template; this module only supplies the file
 addresses: TFTP paths for pxelinux and grub2 (they fetch over TFTP), HTTP URLs for iPXE
-(kernels and installer images are large, and HTTP is what iPXE is fast at).
+and lpxelinux (kernels and installer images are large, and HTTP is what those loaders are
+fast at). lpxelinux reads pxelinux's syntax, so it shares pxelinux's template.
 """
 
 import functools
@@ -14,7 +15,8 @@ from xcatpy.boot import urls
 from xcatpy.boot.bootspec import BootFile, BootSpec, Endpoint
 from xcatpy.resources import template_dir
 
-LOADERS = ("pxelinux", "grub2", "ipxe")
+LOADERS = ("pxelinux", "lpxelinux", "grub2", "ipxe")
+TEMPLATES = {"lpxelinux": "pxelinux"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -41,4 +43,9 @@ def render(loader: str, spec: BootSpec, endpoint: Endpoint, installdir: Path) ->
     def basename(bootfile: BootFile) -> str:
         return PurePosixPath(bootfile.tftp_path).name
 
-    return env.get_template(f"{loader}.j2").render(spec=spec, url=url, basename=basename)
+    def tftp_path(bootfile: BootFile) -> str:
+        return bootfile.tftp_path
+
+    template = env.get_template(f"{TEMPLATES.get(loader, loader)}.j2")
+    return template.render(spec=spec, url=url, basename=basename,
+                           fetch=url if loader == "lpxelinux" else tftp_path)

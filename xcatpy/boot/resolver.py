@@ -23,6 +23,7 @@ from xcatpy.boot.templates import render_answer_file
 from xcatpy.db.attrs import NodeAttrs
 from xcatpy.db.store import Store
 from xcatpy.errors import XcatError
+from xcatpy.net.dhcp.bootselect import family_for
 
 log = Logger()
 
@@ -90,6 +91,9 @@ class BootResolver:
     def _config(self, view: BootView, loader: str, node: str | None, local: str) -> bytes | None:
         if node is None:
             return None
+        if loader == "pxelinux" and family_for(
+                "bios", view.attrs.lookup(node, "noderes", "netboot")) == "lpxelinux":
+            loader = "lpxelinux"
         ep = self.endpoint(view, node, local)
         spec = view.planner.spec(node, ep)
         if spec is None:

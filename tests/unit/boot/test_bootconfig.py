@@ -37,6 +37,13 @@ def test_install_pxelinux(planner, state_dir):
         "  IPAPPEND 2\n")
 
 
+def test_install_lpxelinux_names_kernel_and_initrd_by_http_url(planner, state_dir):
+    text = render(planner, state_dir, "lpxelinux", "node01", BootState("install", RH_IMAGE))
+    base = "http://10.0.0.254:8080/install/rhels8/x86_64/images/pxeboot"
+    assert f"  KERNEL {base}/vmlinuz\n" in text
+    assert f"  APPEND initrd={base}/initrd.img inst.ks=" in text
+
+
 def test_install_ipxe_fetches_over_http(planner, state_dir):
     text = render(planner, state_dir, "ipxe", "node01", BootState("install", RH_IMAGE))
     assert text.splitlines() == [

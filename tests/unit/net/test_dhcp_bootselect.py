@@ -21,6 +21,8 @@ def choose(arch, netboot=None, *, pxe=True, ipxe=False):
     (0, "xnba", False, "undionly.kpxe", "PXEClient"),
     (0, "ipxe", False, "undionly.kpxe", "PXEClient"),
     (0, "grub2", False, "boot/grub2/i386-pc/core.0", "PXEClient"),
+    (0, "lpxelinux", False, "lpxelinux.0", "PXEClient"),
+    (9, "lpxelinux", False, "ipxe.efi", "PXEClient"),   # BIOS-only, as pxelinux
     # no option 93 at all counts as BIOS
     (None, None, False, "pxelinux.0", "PXEClient"),
     # x64 UEFI under both numbers the RFC 4578 erratum swapped

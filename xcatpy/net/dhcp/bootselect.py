@@ -38,7 +38,7 @@ ARCHES: dict[int, tuple[str, bool]] = {
 
 # platform -> loader family -> file in the TFTP root
 LOADER_FILES: dict[str, dict[str, str]] = {
-    "bios": {"pxelinux": "pxelinux.0", "ipxe": "undionly.kpxe",
+    "bios": {"pxelinux": "pxelinux.0", "lpxelinux": "lpxelinux.0", "ipxe": "undionly.kpxe",
              "grub2": "boot/grub2/i386-pc/core.0"},
     "efi-ia32": {"ipxe": "ipxe-i386.efi", "grub2": "boot/grub2/i386-efi/core.efi"},
     "efi-x64": {"ipxe": "ipxe.efi", "grub2": "boot/grub2/x86_64-efi/core.efi"},
@@ -53,8 +53,10 @@ DEFAULT_FAMILY = {"bios": "pxelinux", "efi-ia32": "ipxe", "efi-x64": "ipxe",
 
 # noderes.netboot values (xCAT's) -> loader family. Values for other platforms (yaboot,
 # petitboot, onie) name no file here: such a node gets an address and no boot file.
-NETBOOT_FAMILY = {"pxe": "pxelinux", "xnba": "ipxe", "ipxe": "ipxe", "grub2": "grub2",
-                  "grub2-http": "grub2", "grub2-tftp": "grub2"}
+# "lpxelinux" is ours: pxelinux's HTTP-capable build, so its config (still over TFTP) names
+# the kernel and initrd by HTTP URL.
+NETBOOT_FAMILY = {"pxe": "pxelinux", "lpxelinux": "lpxelinux", "xnba": "ipxe", "ipxe": "ipxe",
+                  "grub2": "grub2", "grub2-http": "grub2", "grub2-tftp": "grub2"}
 
 TFTPROOT_HTTP_PREFIX = urls.TFTPROOT_PREFIX
 
