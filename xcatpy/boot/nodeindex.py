@@ -1,8 +1,9 @@
 """Which node is asking: by the MAC in a config name, or by the address a request came from.
 
-Built from the mac and hosts tables once per database version (see BootView), so a boot
-storm of thousands of nodes costs one table scan, not one per request. hosts.ip may be a
-group-level regular expression; it is evaluated per node through NodeAttrs.
+Built from the mac, hosts and nodelist tables once per generation of those tables (see
+BootCache), so a boot storm of thousands of nodes costs one table scan, not one per
+request. hosts.ip may be a group-level regular expression; it is evaluated per node
+through NodeAttrs.
 """
 
 import ipaddress
@@ -53,30 +54,30 @@ def hex_ip(address: str) -> str | None:
 
 
 class NodeIndex:
+    """MAC -> node, address -> node and node -> address, built whole on creation, so one
+    index can serve every reader thread for as long as the tables it came from last."""
+
     def __init__(self, attrs: NodeAttrs) -> None:
-        self.attrs = attrs
-        self._by_mac: dict[str, str] | None = None
-        self._by_ip: dict[str, str] | None = None
+        self._by_mac: dict[str, str] = {}
+        for node, row in attrs.table("mac").items():
+            if attrs.is_node(node):
+                for m in mac_entries(row.get("mac")):
+                    self._by_mac.setdefault(m, node)
+        self._ip_of: dict[str, str] = {}
+        self._by_ip: dict[str, str] = {}
+        for node in attrs.node_names(include_hidden=True):
+            ip = attrs.lookup(node, "hosts", "ip")
+            if ip:
+                ip = plain_ip(ip.strip())
+                self._ip_of[node] = ip
+                self._by_ip.setdefault(ip, node)
 
     def node_by_mac(self, mac: str) -> str | None:
-        if self._by_mac is None:
-            self._by_mac = {}
-            for node, row in self.attrs.table("mac").items():
-                if self.attrs.is_node(node):
-                    for m in mac_entries(row.get("mac")):
-                        self._by_mac.setdefault(m, node)
         norm = normalize_mac(mac)
         return self._by_mac.get(norm) if norm else None
 
     def ip_of(self, node: str) -> str | None:
-        ip = self.attrs.lookup(node, "hosts", "ip")
-        return plain_ip(ip.strip()) if ip else None
+        return self._ip_of.get(node)
 
     def node_by_ip(self, address: str) -> str | None:
-        if self._by_ip is None:
-            self._by_ip = {}
-            for node in self.attrs.node_names(include_hidden=True):
-                ip = self.ip_of(node)
-                if ip:
-                    self._by_ip.setdefault(ip, node)
         return self._by_ip.get(plain_ip(address))

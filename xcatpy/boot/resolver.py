@@ -4,7 +4,11 @@ Every lookup runs on the executor's reader threads and returns a Deferred; the T
 HTTP protocols never touch SQLite. Each reader thread keeps a BootView (attributes,
 MAC/IP index, planner) for as long as the database is unchanged: SQLite's data_version
 tells us when another connection committed, so a boot storm is served from memory and a
-nodeset is seen by the very next request.
+nodeset is seen by the very next request. When something did change, the new view takes
+every table whose generation (Store.generations) is unchanged, and the node index if
+mac, hosts and nodelist are unchanged, from the BootCache all threads share: a node's
+install-finished call rewrites its chain row, and the next request reloads that table
+alone instead of the whole site.
 """
 
 import re
@@ -20,8 +24,8 @@ from xcatpy.boot.chainstate import BootState, advance, set_status
 from xcatpy.boot.nodeindex import NodeIndex, hex_ip, plain_ip
 from xcatpy.boot.osimage import image_for_node, load_image
 from xcatpy.boot.templates import render_answer_file
-from xcatpy.db.attrs import NodeAttrs
-from xcatpy.db.store import Store
+from xcatpy.db.attrs import NodeAttrs, keyed_rows
+from xcatpy.db.store import STATUS_COLUMNS, Store
 from xcatpy.errors import XcatError
 from xcatpy.net.dhcp.bootselect import family_for
 
@@ -39,10 +43,55 @@ IMAGE_FILE = re.compile(r"^" + re.escape(urls.TFTP_IMAGE_PREFIX) + r"([^/]+)/([^
 class BootView:
     """The boot-time view of one database version."""
 
-    def __init__(self, store: Store, installdir: Path, tftpdir: Path) -> None:
-        self.attrs = NodeAttrs(store)
-        self.index = NodeIndex(self.attrs)
+    def __init__(self, store: Store, installdir: Path, tftpdir: Path,
+                 cache: "BootCache | None" = None) -> None:
+        if cache is None:
+            self.attrs = NodeAttrs(store)
+            self.index = NodeIndex(self.attrs)
+        else:
+            generations = store.generations()
+            self.attrs = NodeAttrs(store, cache.loader(store, generations))
+            self.index = cache.index(self.attrs, generations)
         self.planner = BootPlanner(self.attrs, installdir, tftpdir)
+
+
+def _generation(generations: dict[str, int], table: str) -> tuple[int, ...]:
+    if table in STATUS_COLUMNS:
+        return generations.get(table, 0), generations.get(f"{table}:status", 0)
+    return (generations.get(table, 0),)
+
+
+class BootCache:
+    """Table rows and the node index, shared by every reader thread, each kept while the
+    generations it was read at are current. Entries are replaced, never changed, so a
+    thread holding an older one keeps a consistent snapshot."""
+
+    INDEX_TABLES = ("mac", "hosts", "nodelist")
+
+    def __init__(self) -> None:
+        self._tables: dict[str, tuple[tuple[int, ...], dict]] = {}
+        self._index: tuple[tuple, NodeIndex] | None = None
+
+    def loader(self, store: Store, generations: dict[str, int]):
+        def load(name: str) -> dict:
+            wanted = _generation(generations, name)
+            hit = self._tables.get(name)
+            if hit is not None and hit[0] == wanted:
+                return hit[1]
+            rows = keyed_rows(store, name)
+            self._tables[name] = (wanted, rows)
+            return rows
+        return load
+
+    def index(self, attrs: NodeAttrs, generations: dict[str, int]) -> NodeIndex:
+        # nodelist:status is left out: no index entry depends on a node's status.
+        wanted = tuple(generations.get(t, 0) for t in self.INDEX_TABLES)
+        hit = self._index
+        if hit is not None and hit[0] == wanted:
+            return hit[1]
+        index = NodeIndex(attrs)
+        self._index = (wanted, index)
+        return index
 
 
 @dataclass(frozen=True)
@@ -61,6 +110,7 @@ class BootResolver:
         self.http_port = http_port
         self.api_port = api_port
         self._local = threading.local()
+        self.cache = BootCache()
 
     # -- per-thread view ------------------------------------------------------------------
 
@@ -68,7 +118,8 @@ class BootResolver:
         version = store.conn.execute("PRAGMA data_version").fetchone()[0]
         cached = getattr(self._local, "view", None)
         if cached is None or cached[0] is not store or cached[1] != version:
-            cached = (store, version, BootView(store, self.installdir, self.tftpdir))
+            cached = (store, version, BootView(store, self.installdir, self.tftpdir,
+                                               self.cache))
             self._local.view = cached
         return cached[2]
 

@@ -18,9 +18,19 @@ def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
+def keyed_rows(store: Store, name: str) -> dict[str, dict]:
+    """Enabled rows of a single-key table, by key."""
+    key = TABLES[name].keys[0]
+    return {r[key]: r for r in store.rows(name)}
+
+
 class NodeAttrs:
-    def __init__(self, store: Store) -> None:
+    """`loader(name)`, when given, supplies each table's rows instead of a query: the boot
+    services share rows between threads and database versions that way (BootCache)."""
+
+    def __init__(self, store: Store, loader=None) -> None:
         self.store = store
+        self._loader = loader
         self._tables: dict[str, dict[str, dict]] = {}
         self._groups: dict[str, list[str]] | None = None
 
@@ -36,8 +46,8 @@ class NodeAttrs:
         """Enabled rows of a single-key table, by key."""
         rows = self._tables.get(name)
         if rows is None:
-            key = TABLES[name].keys[0]
-            rows = {r[key]: r for r in self.store.rows(name)}
+            rows = (self._loader(name) if self._loader is not None
+                    else keyed_rows(self.store, name))
             self._tables[name] = rows
         return rows
 

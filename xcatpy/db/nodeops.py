@@ -90,4 +90,5 @@ def rename_node(attrs: NodeAttrs, old: str, new: str) -> None:
     """Move every row of `old` to `new`; the caller has checked that `new` is free."""
     for table in node_tables():
         attrs.store.conn.execute(f"UPDATE [{table}] SET node = ? WHERE node = ?", (new, old))
+        attrs.store.touched(table)
     attrs.invalidate()

@@ -3,6 +3,11 @@
 Every value is text or NULL, as in xCAT. Writes go through upserts keyed by each table's
 keys, so a command that touches ten thousand rows runs a handful of statements. A command
 runs inside one transaction (begin/commit/rollback below): all of it lands or none.
+
+Every commit also bumps a generation number for each table it wrote, in the database
+itself (`_generations`), so a cache in any process can tell which tables changed since it
+read them: the boot services keep the tables of a ten-thousand-node site in memory and
+reload only what a write touched.
 """
 
 import hashlib
@@ -15,10 +20,18 @@ from xcatpy.db.schema import TABLES, Table, is_enabled
 from xcatpy.errors import XcatError
 from xcatpy.state import db_path
 
+GENERATIONS = "_generations"
+# nodelist columns that installers and monitors rewrite all the time and no cached view
+# reads: an update of only these bumps "nodelist:status", not "nodelist", so a storm of
+# status reports does not make every boot cache rebuild its node index.
+STATUS_COLUMNS = {"nodelist": frozenset({"status", "statustime", "appstatus", "appstatustime",
+                                         "updatestatus", "updatestatustime"})}
+
 
 def _schema_version() -> int:
     """A fingerprint of the schema: a database stamped with it needs no migration check."""
     text = repr(sorted((t.name, t.keys, tuple(t.colnames)) for t in TABLES.values()))
+    text += GENERATIONS
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") >> 1
 
 
@@ -41,6 +54,7 @@ class Store:
             raise XcatError(f"Cannot open database {self.path}: {exc}") from None
         self.conn = conn
         self._db = None
+        self._touched: set[str] = set()     # generation keys this transaction wrote
         conn.execute("PRAGMA journal_mode=WAL")
         # WAL with synchronous=NORMAL cannot corrupt on power loss; it can only lose the
         # last commits, which is the trade every busy SQLite service makes.
@@ -88,6 +102,9 @@ class Store:
                     for col in tab.colnames:
                         if col not in have:
                             self.db[tab.name].add_column(col, str)
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {GENERATIONS} "
+                              "(tab TEXT PRIMARY KEY, gen INTEGER NOT NULL)")
+            self._touched.update(TABLES)      # a migration may have changed anything
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except BaseException:
             self.rollback()
@@ -112,11 +129,26 @@ class Store:
 
     def commit(self) -> None:
         if self.conn.in_transaction:
+            if self._touched:
+                self.conn.executemany(
+                    f"INSERT INTO {GENERATIONS} (tab, gen) VALUES (?, 1) "
+                    "ON CONFLICT(tab) DO UPDATE SET gen = gen + 1",
+                    [(t,) for t in sorted(self._touched)])
             self.conn.execute("COMMIT")
+        self._touched.clear()
 
     def rollback(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+        self._touched.clear()
+
+    def touched(self, table: str) -> None:
+        """Count a write made with raw SQL on `table` toward its generation."""
+        self._touched.add(table)
+
+    def generations(self) -> dict[str, int]:
+        """Generation key -> how many committed transactions have written it."""
+        return dict(self.conn.execute(f"SELECT tab, gen FROM {GENERATIONS}"))
 
     def write(self, fn):
         """fn(self) in one write transaction: committed if it returns, rolled back if it
@@ -167,6 +199,7 @@ class Store:
             by_shape.setdefault(tuple(row), []).append(row)
         for cols, group in by_shape.items():
             updates = [c for c in cols if c not in tab.keys]
+            self._touched.add(self._generation_key(tab, updates, group))
             conflict = ", ".join(f"[{k}]" for k in tab.keys)
             action = ("DO UPDATE SET " + ", ".join(f"[{c}]=excluded.[{c}]" for c in updates)
                       if updates else "DO NOTHING")
@@ -174,8 +207,22 @@ class Store:
                    f"VALUES ({', '.join('?' for _ in cols)}) ON CONFLICT({conflict}) {action}")
             self.conn.executemany(sql, [tuple(r[c] for c in cols) for r in group])
 
+    def _generation_key(self, tab: Table, updates: list[str], rows: list[dict]) -> str:
+        status = STATUS_COLUMNS.get(tab.name)
+        if not status or not updates or not set(updates) <= status:
+            return tab.name
+        # Status columns only; still a new node if any of these rows is new.
+        keys = [tuple(r[k] for k in tab.keys) for r in rows]
+        where = " AND ".join(f"[{k}] = ?" for k in tab.keys)
+        for key in keys:
+            if self.conn.execute(f"SELECT 1 FROM [{tab.name}] WHERE {where}", key).fetchone() \
+                    is None:
+                return tab.name
+        return f"{tab.name}:status"
+
     def insert_rows(self, table: str, rows: list[dict]) -> None:
         """Insert whole rows (tabrestore, defaults): a duplicate key is an error."""
+        self._touched.add(table)
         cols = TABLES[table].colnames
         sql = (f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
                f"VALUES ({', '.join('?' for _ in cols)})")
@@ -189,6 +236,7 @@ class Store:
         """Delete rows by full key (disabled ones too: deleting is not a lookup)."""
         if not keys:
             return 0
+        self._touched.add(table)
         names = list(keys[0])
         sql = f"DELETE FROM [{table}] WHERE {_where_keys(names)}"
         before = self.conn.total_changes
@@ -196,10 +244,12 @@ class Store:
         return self.conn.total_changes - before
 
     def delete_where_in(self, table: str, column: str, values: Iterable[str]) -> int:
+        self._touched.add(table)
         before = self.conn.total_changes
         self.conn.executemany(f"DELETE FROM [{table}] WHERE [{column}] = ?",
                               [(v,) for v in values])
         return self.conn.total_changes - before
 
     def clear(self, table: str) -> None:
+        self._touched.add(table)
         self.conn.execute(f"DELETE FROM [{table}]")

@@ -24,7 +24,7 @@ from xcatpy.net.dhcp import packet as p
 from xcatpy.net.dhcp.leases import persist
 from xcatpy.net.dhcp.ratelog import RateLimitedLog
 from xcatpy.net.dhcp.responder import Link, Responder
-from xcatpy.net.dhcp.view import build_view, read_leases, read_raw
+from xcatpy.net.dhcp.view import build_view, generations_read, read_leases, read_raw
 
 log = Logger()
 
@@ -142,11 +142,13 @@ class DhcpServer:
         self._writing = False
         self._own_commit_expected = False
         self._writes_done = 0
+        self._generations: tuple[int, ...] | None = None
 
     # -- snapshot -----------------------------------------------------------------------------
 
     def load_now(self, store: Store) -> None:
         """The first snapshot, synchronously (at start, before any socket is open)."""
+        self._generations = generations_read(store)
         raw = read_raw(store)
         self._apply(build_view(store, raw), read_leases(store), self._writes_done)
 
@@ -166,15 +168,22 @@ class DhcpServer:
         previous = self.responder.view.raw
         writes = self._writes_done
 
+        seen = self._generations
+
         def load(store: Store):
+            generations = generations_read(store)
+            if generations == seen:
+                return generations, None, None
             raw = read_raw(store)
             view = None if raw == previous else build_view(store, raw)
-            return view, read_leases(store)
+            return generations, view, read_leases(store)
 
         def done(result):
             self._refreshing = False
-            if self.running:
-                self._apply(*result, writes)
+            generations, view, leases = result
+            if self.running and leases is not None:
+                self._generations = generations
+                self._apply(view, leases, writes)
             if self._refresh_again:
                 self._refresh_again = False
                 self.request_refresh()

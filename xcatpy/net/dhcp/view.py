@@ -36,6 +36,16 @@ RAW_QUERIES = (
     ("nodelist", "SELECT node, groups, disable FROM nodelist ORDER BY rowid"),
 )
 
+# Every table the snapshot and the lease pool are read from: when none of their
+# generations moved, a commit elsewhere (a node's install callback, say) costs no reload.
+TABLES_READ = tuple(name for name, _ in RAW_QUERIES) + ("dhcplease",)
+
+
+def generations_read(store: Store) -> tuple[int, ...]:
+    generations = store.generations()
+    return tuple(generations.get(name, 0) for name in TABLES_READ)
+
+
 # An address list entry that means "our own address on the client's network".
 MASTER = XCATMASTER
 
