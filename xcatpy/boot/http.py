@@ -13,10 +13,11 @@ import os
 from pathlib import Path
 
 from twisted.logger import Logger
-from twisted.web import resource, server, static
+from twisted.web import resource, server
 
 from xcatpy.boot import urls
 from xcatpy.boot.nodeindex import normalize_mac, plain_ip
+from xcatpy.boot.sendfile import SendfileFile
 from xcatpy.boot.templates import PART_SUFFIXES
 
 ANSWER_PARTS = tuple(PART_SUFFIXES)
@@ -86,7 +87,7 @@ class InstallTree(resource.Resource):
         if path is None:
             _text(request, 404, f"Error: {self.prefix}{'/'.join(segments)} not found\n")
             return server.NOT_DONE_YET
-        return static.File(str(path), defaultType="application/octet-stream").render(request)
+        return SendfileFile(str(path), defaultType="application/octet-stream").render(request)
 
     def _confined(self, segments: list[str]) -> Path | None:
         if any(s in ("", ".", "..") or "/" in s or "\\" in s or "\0" in s
