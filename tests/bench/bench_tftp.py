@@ -5,7 +5,7 @@ Scenarios (issue 4): 100 concurrent clients fetching a 4 MB file at blksize 1468
 lockstep, the same with windowsize 16, and 500 concurrent clients fetching a 40 KB file.
 Run on demand, as root (it makes a network namespace):
 
-    python tests/bench/bench_tftp.py [--servers ours,tftpd-hpa,dnsmasq] [--repeat N]
+    python tests/bench/bench_tftp.py [--servers ours,tftpd-hpa,dnsmasq] [--repeat N] [--json FILE]
 
 How it measures, so the figures can be judged:
 - Everything runs inside a network namespace the bench creates (dnsmasq's TFTP only
@@ -43,6 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.bench.procstat import ProcessUsage  # noqa: E402
+
 HARNESS = REPO / "tests" / "integration" / "tftpserver_harness.py"
 PINGPONG_FLOOR = 200_000      # blocks/s, C lockstep ping-pong on this machine class
 
@@ -83,6 +87,24 @@ class Result:
     def us_per_block(self) -> float:
         return self.server_cpu / self.scenario.blocks * 1e6
 
+    @property
+    def blocks_per_s(self) -> float:
+        """Only when every transfer completed: a failed one delivered fewer blocks."""
+        return self.scenario.blocks / self.wall if self.ok == self.scenario.clients else 0
+
+    def figures(self) -> dict:
+        """What report() prints for this run, for --json."""
+        s = self.scenario
+        return {"scenario": s.name, "server": self.server, "clients": s.clients,
+                "size": s.size, "blksize": s.blksize, "window": s.window,
+                "wall_s": self.wall, "mb_per_s": self.mbps, "blocks_per_s": self.blocks_per_s,
+                "ok": self.ok, "failed": self.failed, "stalls": self.stalls,
+                "client_timeouts": self.client_timeouts, "median_s": self.median,
+                "max_s": self.worst, "server_cpu_s": self.server_cpu,
+                "us_per_block": self.us_per_block,
+                "client_cpu_share": self.client_cpu / self.wall if self.wall else None,
+                "failure_reasons": "; ".join(f"{n} x {why}" for why, n in self.reasons.items())}
+
 
 # -- the namespace and the servers ------------------------------------------------------
 
@@ -109,57 +131,6 @@ class Netns:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
 
 
-class CpuGroup:
-    """CPU time of a process and everything it forks afterwards."""
-
-    def __init__(self, name: str) -> None:
-        self.path: Path | None = None
-        self.v2 = False
-        self.pid = 0
-        for base, v2 in ((Path("/sys/fs/cgroup/cpuacct"), False),
-                         (Path("/sys/fs/cgroup"), True)):
-            if v2 and not (base / "cgroup.controllers").exists():
-                continue
-            if not v2 and not (base / "cpuacct.usage").exists():
-                continue
-            try:
-                (base / name).mkdir()
-                self.path, self.v2 = base / name, v2
-                break
-            except OSError:
-                continue
-
-    def attach(self, pid: int) -> None:
-        self.pid = pid
-        if self.path is not None:
-            (self.path / "cgroup.procs").write_text(str(pid))
-
-    @property
-    def how(self) -> str:
-        if self.path is None:
-            return "/proc/PID/stat incl. reaped children"
-        return "cgroup v2 cpu.stat" if self.v2 else "cgroup v1 cpuacct.usage"
-
-    def seconds(self) -> float:
-        if self.path is not None:
-            if self.v2:
-                for line in (self.path / "cpu.stat").read_text().splitlines():
-                    if line.startswith("usage_usec"):
-                        return int(line.split()[1]) / 1e6
-            return int((self.path / "cpuacct.usage").read_text()) / 1e9
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-    def remove(self) -> None:
-        if self.path is not None:
-            for _ in range(50):
-                try:
-                    self.path.rmdir()
-                    return
-                except OSError:
-                    time.sleep(0.1)
-
-
 class Server:
     name = ""
     note = ""
@@ -168,14 +139,15 @@ class Server:
         self.netns, self.work, self.root = netns, work, root
         self.proc: subprocess.Popen | None = None
         self.port = 0
-        self.cpu = CpuGroup(f"tftpbench-{os.getpid()}-{self.name}")
+        self.usage = ProcessUsage(f"tftp-{self.name}")
+        self.usage_removed = False
 
     def launch(self, argv: list[str], env: dict | None = None) -> None:
         log = open(self.work / f"{self.name}.log", "w")
         self.proc = subprocess.Popen(self.netns.cmd(*argv), stdout=log, stderr=log, env=env,
                                      start_new_session=True)
         # `ip netns exec` execs the server in place: this pid is the server's.
-        self.cpu.attach(self.proc.pid)
+        self.usage.attach(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -186,16 +158,14 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         # tftpd-hpa's children exit with their transfers; wait for the group to empty
-        self.cpu.remove()
+        # (once: stop() is called again at the end, and the cgroup is gone by then)
+        if not self.usage_removed:
+            self.usage.remove()
+            self.usage_removed = True
 
     def peak_rss_mb(self) -> float | None:
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return None
+        """The server's peak memory (for one process, its VmHWM); None if unknown."""
+        return self.usage.peak_rss_mb()
 
 
 def wait_for(path: Path, proc: subprocess.Popen, what: str, timeout: float = 60) -> str:
@@ -279,7 +249,7 @@ class Dnsmasq(Server):
 
 def run_scenario(server: Server, scenario: Scenario, client: Path, netns: Netns,
                  local: Path, remote: str) -> Result:
-    cpu_before = server.cpu.seconds()
+    cpu_before = server.usage.cpu_seconds()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(
         netns.cmd(str(client), "127.0.0.1", str(server.port), remote, str(local),
@@ -289,7 +259,7 @@ def run_scenario(server: Server, scenario: Scenario, client: Path, netns: Netns,
     out, err = proc.communicate(timeout=900)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     time.sleep(0.2)          # let forked servers finish their last ACK and exit
-    cpu_after = server.cpu.seconds()
+    cpu_after = server.usage.cpu_seconds()
     result = Result(server.name, scenario, server_cpu=cpu_after - cpu_before)
     result.client_cpu = (children.ru_utime + children.ru_stime - children_before.ru_utime
                          - children_before.ru_stime)
@@ -334,7 +304,7 @@ def report(results: list[Result], servers: dict[str, Server]) -> None:
     by_scenario: dict[str, dict[str, Result]] = {}
     for r in results:
         by_scenario.setdefault(r.scenario.name, {})[r.server] = r
-        blocks_per_s = r.scenario.blocks / r.wall if r.ok == r.scenario.clients else 0
+        blocks_per_s = r.blocks_per_s
         print(f"{r.scenario.name:<34} {r.server:<10} {r.wall:7.2f} {r.mbps:8.1f} "
               f"{blocks_per_s:9.0f} {r.ok:4} {r.failed:4} {r.stalls:5} {r.client_timeouts:5} "
               f"{r.median:6.2f} {r.worst:6.2f} {r.server_cpu:9.2f} {r.us_per_block:7.1f} "
@@ -355,12 +325,22 @@ def report(results: list[Result], servers: dict[str, Server]) -> None:
     print(f"\nfloor for scale: a C lockstep ping-pong tops out near {PINGPONG_FLOOR:,} "
           "blocks/s in total on this machine class")
     print("servers: " + "; ".join(f"{s.name} = {s.note}" for s in servers.values()))
-    cpu_hows = {s.cpu.how for s in servers.values()}
+    cpu_hows = {s.usage.how for s in servers.values()}
     print(f"server CPU measured with: {', '.join(sorted(cpu_hows))}; per block = CPU / "
           "(clients x (size // blksize + 1)), retransmissions not counted")
     print("client: tftpclient.c (compiled here with gcc -O2), one epoll loop for all "
           "transfers; c-rtx = client timeouts (1 s of silence); cli cpu = the client's CPU time "
           "/ wall time")
+
+
+def write_json(path: Path, args: argparse.Namespace, results: list[Result],
+               peak_rss: dict[str, float | None]) -> None:
+    """One record per scenario and server, with the figures report() prints (and the
+    server's peak memory, printed for ours only)."""
+    records = [dict(r.figures(), peak_rss_mb=peak_rss.get(r.server)) for r in results]
+    params = {k: v for k, v in vars(args).items() if k != "json"}
+    path.write_text(json.dumps({"bench": "tftp", "machine": {}, "params": params,
+                                "results": records}, indent=1) + "\n")
 
 
 def check_targets(results: list[Result]) -> list[str]:
@@ -395,6 +375,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per scenario (best is kept)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply client counts")
     ap.add_argument("--only", help="comma-separated scenario numbers (1,2,3)")
+    ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: the bench makes a network namespace")
@@ -422,6 +403,7 @@ def main() -> int:
     netns = Netns()
     servers: dict[str, Server] = {}
     results: list[Result] = []
+    peak_rss: dict[str, float | None] = {}
     try:
         for name in args.servers.split(","):
             if name == "ours":
@@ -447,10 +429,9 @@ def main() -> int:
                         if best is None or (r.failed, r.wall) < (best.failed, best.wall):
                             best = r
                     results.append(best)
-                if name == "ours":
-                    rss = server.peak_rss_mb()
-                    if rss:
-                        print(f"  ours peak RSS {rss:.0f} MB")
+                rss = peak_rss[name] = server.peak_rss_mb()
+                if name == "ours" and rss:
+                    print(f"  ours peak RSS {rss:.0f} MB")
             finally:
                 server.stop()
     finally:
@@ -459,6 +440,8 @@ def main() -> int:
         netns.delete()
         shutil.rmtree(work, ignore_errors=True)
     report(results, servers)
+    if args.json:
+        write_json(args.json, args, results, peak_rss)
     problems = check_targets(results)
     print("\ntargets (ours: no failure, no stall; throughput >= 0.5x tftpd-hpa in lockstep "
           "and >= 2x with window 16): " +

@@ -151,10 +151,14 @@ class XcatdStack:
 
     def start(self, usage_factory) -> Target:
         self.daemon.start()
-        self.usage = usage_factory(self.name)
-        self.usage.attach(self.daemon.proc.pid)
-        return Target(SERVER, self.dhcp_port, self.daemon.ports["tftp_port"], RELAY,
-                      expected_prefixes(self.state))
+        try:
+            self.usage = usage_factory(self.name)
+            self.usage.attach(self.daemon.proc.pid)
+            return Target(SERVER, self.dhcp_port, self.daemon.ports["tftp_port"], RELAY,
+                          expected_prefixes(self.state))
+        except BaseException:
+            self.daemon.stop()
+            raise
 
     def pids(self) -> list[int]:
         return [self.daemon.proc.pid]
@@ -236,14 +240,34 @@ def client_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def start_profiler(pid: int, out: Path) -> subprocess.Popen:
+    """py-spy sampling the server for the storm (collapsed stacks: one line per stack)."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        raise SystemExit("bootstorm: --profile needs py-spy (pip install py-spy)")
+    proc = subprocess.Popen([str(spy), "record", "-p", str(pid), "-o", str(out), "--format",
+                             "raw", "-r", "100", "--nonblocking", "--threads"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)     # attached before the first packet
+    return proc
+
+
+def stop_profiler(proc: subprocess.Popen) -> None:
+    proc.send_signal(subprocess.signal.SIGINT)
+    proc.wait(60)
+
+
 def run_stack(stack, nodes: list[SimNode], usage_factory, *, blksize: int,
-              spread: float) -> StormRun:
+              spread: float, profile: Path | None = None) -> StormRun:
     target = stack.start(usage_factory)
     try:
+        spy = start_profiler(stack.pids()[0], profile) if profile else None
         cpu0, client0 = stack.usage.cpu_seconds(), client_cpu()
         started = time.monotonic()
         results = asyncio.run(storm(nodes, target, blksize=blksize, spread=spread))
         wall = time.monotonic() - started
+        if spy is not None:
+            stop_profiler(spy)
         server_cpu = stack.usage.cpu_seconds() - cpu0
         run = summarize(stack.name, results, wall, server_cpu, stack.usage.peak_rss_mb(),
                         client_cpu() - client0)
@@ -276,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
                          "(default 0: all at once)")
     ap.add_argument("--dhcp-port", type=int, default=6767)
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--profile", type=Path, metavar="FILE",
+                    help="sample xcatd with py-spy during the storm; collapsed stacks to "
+                         "FILE (one per node count: FILE.<N>)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
@@ -304,8 +331,10 @@ def main(argv: list[str] | None = None) -> int:
                                             XCATBYPASS="1"), check=True,
                                    capture_output=True)
                 stack = make_stack(name, work, state, nodes, args.dhcp_port)
+                profile = (args.profile.with_name(f"{args.profile.name}.{count}")
+                           if args.profile and name == "xcatd" else None)
                 run = run_stack(stack, nodes, ProcessUsage, blksize=args.blksize,
-                                spread=args.spread)
+                                spread=args.spread, profile=profile)
                 show(run)
                 runs.append(run)
     finally:

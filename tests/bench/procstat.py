@@ -4,9 +4,11 @@ CPU: the processes are put in a cgroup of their own (v1 cpuacct, else v2) when t
 allows, so children that come and go (tftpd-hpa forks one per transfer) are counted;
 without cgroups, /proc/PID/stat of the process with its reaped children.
 
-Memory: the peak of the summed resident set of the group's processes, sampled every
-100 ms by a thread, and never less than the largest process's own high-water mark
-(VmHWM). Page cache is not counted: the files every stack serves are cached alike.
+Memory: the peak of the group's summed proportional set size (Pss, from
+/proc/PID/smaps_rollup), sampled every 100 ms by a thread. Pss splits each shared page
+among the processes sharing it, so a server that forks a child per transfer (tftpd-hpa) is
+not counted once per child for the same pages, and one process's Pss is its own memory.
+Page cache is not counted: the files every stack serves are cached alike.
 """
 
 import os
@@ -17,10 +19,10 @@ from pathlib import Path
 SAMPLE_EVERY = 0.1
 
 
-def _status_kb(pid: int, key: str) -> int:
+def _pss_kb(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
@@ -91,9 +93,7 @@ class ProcessUsage:
             self._peak_kb = max(self._peak_kb, self._resident_kb())
 
     def _resident_kb(self) -> int:
-        pids = self.pids()
-        total = sum(_status_kb(pid, "VmRSS:") for pid in pids)
-        return max([total] + [_status_kb(pid, "VmHWM:") for pid in pids])
+        return sum(_pss_kb(pid) for pid in self.pids())
 
     def cpu_seconds(self) -> float:
         if self.path is not None:

@@ -288,6 +288,9 @@ async def _transfer(transport, proto: _Tftp, server, name: str, options: dict[st
             last_ack = struct.pack("!HH", ACK, 0)
             transport.sendto(last_ack, peer)
             continue
+        if opcode == OACK and last_ack == struct.pack("!HH", ACK, 0):
+            transport.sendto(last_ack, peer)    # our ACK of the options was lost or late
+            continue
         if opcode != DATA:
             raise Failure(f"TFTP: {name}: unexpected opcode {opcode}")
         block = struct.unpack_from("!H", data, 2)[0]
@@ -448,8 +451,9 @@ async def boot(node: SimNode, relay: Relay, target: Target, *, blksize: int,
         with Phase(result, "done"):
             await http_get(node.ip, callback.group(0), result, keep=True)
         result.finished = time.monotonic()
-    except Failure:
-        pass
+    except Failure as exc:
+        if result.failed is None:          # raised between phases (a config that names
+            result.failed = f"parse: {exc}"   # no initrd, say)
     except Exception as exc:     # a harness bug must not hide as a node failure
         result.failed = f"harness: {type(exc).__name__}: {exc}"
     return result
