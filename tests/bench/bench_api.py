@@ -4,7 +4,7 @@
 Prints the median wall time of `nodels node01` through the daemon (a new interpreter per
 call, as an admin's shell runs it; target under 150 ms), and requests per second for 100
 concurrent clients each keeping its own TLS connection. Run on demand:
-`python tests/bench/bench_api.py [--runs N] [--clients N] [--requests N]`.
+`python tests/bench/bench_api.py [--runs N] [--clients N] [--requests N] [--json FILE]`.
 """
 
 import argparse
@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.report import figure, params_of, write_json  # noqa: E402
 from tests.integration.clitools import command_path  # noqa: E402
 from tests.integration.xcatd import Xcatd  # noqa: E402
 from xcatpy.pki.paths import PkiPaths  # noqa: E402
@@ -78,6 +79,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--requests", type=int, default=10, help="requests per client")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
     opts = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
@@ -98,6 +100,12 @@ def main() -> None:
           f"included) | {median * 1000:.0f} ms (worst {worst * 1000:.0f} ms) |")
     print(f"| requests/s, {opts.clients} concurrent TLS clients x {opts.requests} "
           f"requests | {rps:.0f} |")
+    write_json(opts.json, "api", params_of(opts), [
+        figure(f"`nodels node01` through xcatd, median of {opts.runs}", median * 1000, "ms",
+               "< 150 ms", median < 0.150),
+        figure(f"`nodels node01` through xcatd, worst of {opts.runs}", worst * 1000, "ms"),
+        figure(f"requests/s, {opts.clients} concurrent TLS clients x {opts.requests}", rps,
+               "/s")])
 
 
 if __name__ == "__main__":

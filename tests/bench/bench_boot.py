@@ -7,7 +7,8 @@
    nodes, as a rack powering on does: configs per second and latency percentiles.
 3. The same through HTTP: iPXE scripts by MAC.
 
-Run on demand: `python tests/bench/bench_boot.py [--nodes N] [--requests R] [--clients C]`.
+Run on demand:
+`python tests/bench/bench_boot.py [--nodes N] [--requests R] [--clients C] [--json FILE]`.
 """
 
 import argparse
@@ -26,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.report import figure, params_of, write_json  # noqa: E402
 from tests.integration.clitools import cli, command_path  # noqa: E402
 from tests.integration.xcatd import Xcatd  # noqa: E402
 
@@ -148,10 +150,14 @@ def http_storm(port: int, macs: list[str], clients: int) -> tuple[list[float], i
     return latencies, failures[0]
 
 
-def report(label: str, latencies: list[float], failures: int, wall: float) -> None:
+def report(label: str, latencies: list[float], failures: int, wall: float) -> list[dict]:
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
     print(f"{label}: {len(latencies) / wall:,.0f}/s over {wall:.2f} s; latency p50 "
           f"{q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms; failures {failures}")
+    return [figure(label, len(latencies) / wall, "/s"),
+            figure(f"{label}: latency p50", q[49] * 1000, "ms"),
+            figure(f"{label}: latency p99", q[98] * 1000, "ms"),
+            figure(f"{label}: failures", failures, "requests")]
 
 
 def main() -> None:
@@ -159,6 +165,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=10_000)
     ap.add_argument("--requests", type=int, default=5_000)
     ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
@@ -173,6 +180,10 @@ def main() -> None:
         print(f"nodeset all osimage on {args.nodes:,} nodes: {took:.2f} s "
               f"({took / args.nodes * 1e6:.0f} us/node, answer file and config checked per "
               f"node); files written to the TFTP root: {after - before}")
+        figures = [figure(f"nodeset all osimage, {args.nodes:,} nodes", took, "s"),
+                   figure("nodeset: per node", took / args.nodes * 1e6, "us"),
+                   figure("nodeset: files written to the TFTP root", after - before, "files",
+                          "0 (no file per node)", after == before)]
         daemon = Xcatd(state).start()
         try:
             picks = [random.randint(1, args.nodes) for _ in range(args.requests)]
@@ -180,14 +191,16 @@ def main() -> None:
             start = time.perf_counter()
             latencies, failures = asyncio.run(
                 tftp_storm(daemon.ports["tftp_port"], names, args.clients))
-            report("pxelinux configs over TFTP", latencies, failures,
-                   time.perf_counter() - start)
+            figures += report("pxelinux configs over TFTP", latencies, failures,
+                              time.perf_counter() - start)
             start = time.perf_counter()
             latencies, failures = http_storm(daemon.ports["http_port"],
                                              [mac(i) for i in picks], args.clients // 4 or 1)
-            report("iPXE scripts over HTTP", latencies, failures, time.perf_counter() - start)
+            figures += report("iPXE scripts over HTTP", latencies, failures,
+                              time.perf_counter() - start)
         finally:
             daemon.stop()
+    write_json(args.json, "boot", params_of(args), figures)
 
 
 if __name__ == "__main__":

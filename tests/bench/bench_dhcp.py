@@ -4,7 +4,7 @@
 Run on demand, as root (it makes two network namespaces):
 
     python tests/bench/bench_dhcp.py [--hosts 2000] [--rates 1000,2000,5000,10000]
-        [--period 5] [--servers ours,dnsmasq] [--quiet] [--pool]
+        [--period 5] [--servers ours,dnsmasq] [--quiet] [--pool] [--json FILE]
 
 How it measures, so the figures can be judged:
 - Two namespaces joined by a veth (tests/integration/dhcpnet.py): the server on
@@ -46,6 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.report import figure, params_of, write_json  # noqa: E402
 from tests.integration import dhcpnet  # noqa: E402
 from tests.integration.dhcpnet import CLIENT_IF, SERVER_IF, DhcpHarness, VethNamespaces  # noqa: E402
 
@@ -238,6 +239,50 @@ def show(runs: list[Run]) -> None:
                   f"{r.provision_time:.2f} s")
 
 
+# What the JSON carries for each load: (key, title, unit) and how a Run gives it.
+MEASURES = [
+    ("rate", "DORA/s", "/s"),
+    ("drops", "drops, worst of DISCOVER-OFFER and REQUEST-ACK", "%"),
+    ("p99", "REQUEST-ACK p99 latency", "ms"),
+    ("cpu", "server CPU per DORA", "us"),
+    ("time", "all clients provisioned in", "s"),
+]
+
+
+def measure(r: Run | None, key: str) -> float | None:
+    if r is None or r.error:
+        return None
+    if key == "rate":
+        return r.exchanges / r.provision_time if r.provision_time else r.achieved
+    if key == "drops":
+        return max(r.drops)
+    if key == "p99":
+        return r.latency["REQUEST-ACK"][1] if "REQUEST-ACK" in r.latency else None
+    if key == "cpu":
+        return r.server_cpu / r.exchanges * 1e6 if r.exchanges else None
+    return r.provision_time
+
+
+def json_figures(runs: list[Run], names: list[str], sustained: dict[str, float]) -> list[dict]:
+    """The first server's figures, each with the others' from the same load beside it."""
+    first, others = names[0], names[1:]
+    by = {(r.server, r.label): r for r in runs}
+    figures = []
+    if first in sustained:
+        figures.append(figure(f"{first}: sustained DORA/s with <1% drops", sustained[first],
+                              "/s", compare={o: sustained[o] for o in others
+                                             if o in sustained}))
+    for label in dict.fromkeys(r.label for r in runs):
+        for key, title, unit in MEASURES:
+            value = measure(by.get((first, label)), key)
+            if value is None:
+                continue
+            compare = {o: measure(by.get((o, label)), key) for o in others}
+            figures.append(figure(f"{first}, {label}: {title}", value, unit,
+                                  compare={o: v for o, v in compare.items() if v is not None}))
+    return figures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hosts", type=int, default=2000)
@@ -247,6 +292,7 @@ def main() -> int:
     ap.add_argument("--quiet", action="store_true", help="no per-transaction logging")
     ap.add_argument("--pool", action="store_true",
                     help="dynamic leases from a range instead of reservations")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench_dhcp: needs root (network namespaces)", file=sys.stderr)
@@ -282,12 +328,17 @@ def main() -> int:
     print(f"{args.hosts} hosts, {what}, perfdhcp as a relay, {args.period} s per "
           f"rate, logging {'off' if args.quiet else 'to a file'}; {os.cpu_count()} CPUs")
     show(runs)
+    sustained = {}
     for name in args.servers.split(","):
         ok = [r for r in runs if r.server == name and not r.provision_time and not r.error
               and max(r.drops) < 1.0]
         best = max(ok, key=lambda r: r.achieved) if ok else None
+        if best:
+            sustained[name] = best.achieved
         print(f"{name}: sustained {best.achieved:.0f} DORA/s with <1% drops" if best
               else f"{name}: no rate ran with <1% drops")
+    write_json(args.json, "dhcp", params_of(args),
+               json_figures(runs, args.servers.split(","), sustained))
     return 0
 
 

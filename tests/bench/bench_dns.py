@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """DNS benchmark: makedns on N nodes, snapshot reload, and queries/s of the embedded server.
 
-    python tests/bench/bench_dns.py [--nodes 5000] [--seconds 5] [--clients 4]
+    python tests/bench/bench_dns.py [--nodes 5000] [--seconds 5] [--clients 4] [--json FILE]
 
 - makedns: wall time of `makedns` (bypass mode, in-process) publishing every node.
 - snapshot rebuild: what the service does on a reader thread after each commit
@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import dns.message  # noqa: E402
 import dns.rcode  # noqa: E402
+
+from tests.bench.report import figure, params_of, write_json  # noqa: E402
 
 
 def populate(state: Path, nodes: int) -> float:
@@ -100,6 +102,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=5000)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
     from tests.integration.dnstools import DnsHarness
@@ -109,7 +112,8 @@ def main() -> None:
         state = work / "state"
         took = populate(state, args.nodes)
         print(f"makedns, {args.nodes} nodes ({args.nodes * 2} records): {took:.2f} s")
-        print(f"snapshot rebuild: {reload_time(state) * 1000:.0f} ms")
+        rebuild = reload_time(state)
+        print(f"snapshot rebuild: {rebuild * 1000:.0f} ms")
         server = DnsHarness(state, work).start()
         try:
             out = multiprocessing.Queue()
@@ -130,7 +134,14 @@ def main() -> None:
     cpu = max(r[3] for r in results) / args.seconds
     print(f"queries/s: {done / args.seconds:,.0f} with {args.clients} lockstep clients "
           f"(wrong rcode {bad}, lost {lost}; busiest client CPU {cpu:.0%}; "
-          f"server counted {stats['queries']})")
+          f"server counted {stats.get('queries', 'unknown')})")
+    write_json(args.json, "dns", params_of(args), [
+        figure(f"makedns, {args.nodes} nodes ({args.nodes * 2} records)", took, "s"),
+        figure("snapshot rebuild", rebuild * 1000, "ms"),
+        figure(f"queries/s, {args.clients} lockstep clients", done / args.seconds, "/s"),
+        figure("replies with a wrong rcode", bad, "queries"),
+        figure("queries lost (2 s timeout)", lost, "queries"),
+        figure("busiest client's CPU", cpu * 100, "%")])
 
 
 if __name__ == "__main__":

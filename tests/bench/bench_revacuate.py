@@ -8,7 +8,7 @@ simulated evacuation through the real command.
                                           [--evac-guests 200] [--evac-sources 4]
                                           [--evac-dests 20] [--dest-memory 32]
                                           [--dest-load 30] [--large-limits 8,8]
-                                          [--no-evacuation] [--ssh]
+                                          [--no-evacuation] [--ssh] [--json FILE]
 
 How it measures, so the figures can be judged:
 - Planning: xcatpy.virt.placement.plan() alone, in this process, on a fixed random
@@ -69,6 +69,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.report import figure, params_of, write_json  # noqa: E402
 from tests.bench.timedoutput import TimedOutput  # noqa: E402
 from xcatpy.virt.placement import Demand, Plan, plan  # noqa: E402
 
@@ -131,7 +132,7 @@ def check_plan(demands: list[Demand], free_mb: dict[str, int], result: Plan) -> 
     return problems
 
 
-def bench_planning(args) -> bool:
+def bench_planning(args, figures: list[dict]) -> bool:
     rng = random.Random(args.seed)
     demands, free_mb, allowed = planning_scenario(rng, args.guests, args.hosts, args.sources,
                                                   (args.free_min, args.free_max))
@@ -163,6 +164,13 @@ def bench_planning(args) -> bool:
           f"{tightest} MB); other problems: {len(problems) - overcommitted}")
     for p in problems[:10]:
         print(f"    {p}")
+    figures += [
+        figure(f"plan x{args.repeat}: median", median * 1000, "ms", "< 1 s", median < 1),
+        figure(f"plan x{args.repeat}: min", best * 1000, "ms"),
+        figure("guests moved", len(result.moves), "guests"),
+        figure("guests unplaced (each with a reason)", len(result.unplaced), "guests"),
+        figure("hosts overcommitted", overcommitted, "hosts", "0", overcommitted == 0),
+        figure("other problems with the plan", len(problems) - overcommitted, "problems")]
     return not problems
 
 
@@ -358,8 +366,8 @@ def check_evacuation(state_dir: Path, sim: Path, scenario: dict) -> tuple[dict, 
             "vmhost_wrong": len(wrong)}, problems
 
 
-def evacuate_once(label: str, scenario: dict, limits: tuple[int, int], *,
-                  ssh: bool = False) -> bool:
+def evacuate_once(label: str, scenario: dict, limits: tuple[int, int],
+                  measured: list[dict], *, ssh: bool = False) -> bool:
     """One evacuation of a fresh copy of `scenario` with --per-source/--per-dest `limits`;
     prints its figures and returns whether every check held."""
     from tests.sim import hvstate
@@ -436,6 +444,15 @@ def evacuate_once(label: str, scenario: dict, limits: tuple[int, int], *,
         print(f"    ... {len(errors) - 5} more error lines")
     for p in problems[:10]:
         print(f"    PROBLEM: {p}")
+    measured += [figure(f"evacuation {label}: wall", wall, "s"),
+                 figure(f"evacuation {label}: guests moved", moved, "guests"),
+                 figure(f"evacuation {label}: guests stayed", stayed, "guests"),
+                 figure(f"evacuation {label}: max memory overcommit", figures["overcommit"],
+                        "MB"),
+                 figure(f"evacuation {label}: vm.host wrong", figures["vmhost_wrong"],
+                        "guests"),
+                 figure(f"evacuation {label}: revacuate process CPU", self_cpu, "s"),
+                 figure(f"evacuation {label}: simulated hosts' CPU", sim_cpu, "s")]
     return not problems and moved + stayed == len(scenario["guests"])
 
 
@@ -456,7 +473,7 @@ def _must(state_dir: Path, argv: list[str]) -> None:
     assert rc == 0, (argv, out.stdout[:5], out.stderr[:5])
 
 
-def bench_evacuation(args) -> bool:
+def bench_evacuation(args, figures: list[dict]) -> bool:
     rng = random.Random(args.seed)
     scenario = evacuation_scenario(rng, args.evac_guests, args.evac_sources, args.evac_dests,
                                    args.dest_memory, args.dest_load)
@@ -475,7 +492,8 @@ def bench_evacuation(args) -> bool:
             (f"--per-source {large[0]} --per-dest {large[1]}", large, False)]
     if args.ssh:
         runs.append(("over OpenSSH, --per-source 2 --per-dest 2", (2, 2), True))
-    ok = [evacuate_once(label, scenario, limits, ssh=ssh) for label, limits, ssh in runs]
+    ok = [evacuate_once(label, scenario, limits, figures, ssh=ssh)
+          for label, limits, ssh in runs]
     return all(ok)
 
 
@@ -503,12 +521,15 @@ def main() -> int:
                         help="only the planning part")
     parser.add_argument("--ssh", action="store_true",
                         help="also evacuate through real OpenSSH (needs root and sshd)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    # Each part prints its figures and returns whether its checks held.
-    ok = [bench_planning(args)]
+    # Each part prints its figures, adds them to `figures` and returns whether its checks held.
+    figures: list[dict] = []
+    ok = [bench_planning(args, figures)]
     if not args.no_evacuation:
-        ok.append(bench_evacuation(args))
+        ok.append(bench_evacuation(args, figures))
+    write_json(args.json, "revacuate", params_of(args), figures)
     return 0 if all(ok) else 1
 
 

@@ -3,7 +3,7 @@
 
     python tests/bench/bench_rpower.py [--nodes 1000] [--dead 100] [--sim-processes 2]
                                        [--maxp 64] [--timeout 2] [--retries 3] [--repeat 2]
-                                       [--action stat] [--cli]
+                                       [--action stat] [--cli] [--json FILE]
 
 How it measures, so the figures can be judged:
 - The BMCs are tests/sim/bmcsim.py BMCs (pyghmi's IPMI 2.0 server), 127.0.0.1 with one port
@@ -38,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.report import figure, params_of, write_json  # noqa: E402
 from tests.bench.timedoutput import TimedOutput  # noqa: E402
 from tests.sim.bmcsim import BmcFleet, BmcSpec  # noqa: E402
 
@@ -90,8 +91,17 @@ def run_in_process(state: Path, action: str):
     return rc, wall, cpu, out
 
 
+def target_figures(run: int, wall: float, reported: int, duplicates: int, args) -> list[dict]:
+    """Issue 6's target: every node reported once, under 5 s plus one deadline."""
+    limit = 5 + float(args.timeout) * int(args.retries)
+    return [figure(f"run {run}: wall", wall, "s", f"< 5 s + one deadline = {limit:g} s",
+                   wall < limit),
+            figure(f"run {run}: nodes reported", reported, "nodes",
+                   f"all {args.nodes}, once each", reported == args.nodes and not duplicates)]
+
+
 def report(run: int, rc: int, wall: float, cpu: float, sim_cpu: float, out: TimedOutput,
-           args) -> None:
+           args) -> list[dict]:
     nodes = {line.split(":", 1)[0] for _, line in out.ok + out.failed}
     dead_expected = args.dead
     timeouts = [t for t, line in out.failed if "timed out" in line]
@@ -109,6 +119,15 @@ def report(run: int, rc: int, wall: float, cpu: float, sim_cpu: float, out: Time
               f"{max(t for t, _ in out.failed):.2f} s; e.g. {out.failed[0][1]}")
     print(f"  CPU: rpower process {cpu:.2f} s, simulators {sim_cpu:.2f} s "
           f"(wall x cores = {wall * os.cpu_count():.1f} s)")
+    duplicates = len(out.ok) + len(out.failed) - len(nodes)
+    figures = target_figures(run, wall, len(nodes), duplicates, args)
+    figures += [figure(f"run {run}: ok", len(out.ok), "nodes"),
+                figure(f"run {run}: timed out", len(timeouts), "nodes"),
+                figure(f"run {run}: other failures", len(out.failed) - len(timeouts), "nodes")]
+    if live_times:
+        figures.append(figure(f"run {run}: last live reply", max(live_times), "s"))
+    return figures + [figure(f"run {run}: rpower process CPU", cpu, "s"),
+                      figure(f"run {run}: simulators' CPU", sim_cpu, "s")]
 
 
 def run_cli(state: Path, action: str) -> tuple[int, float, int, int]:
@@ -133,6 +152,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--action", default="stat")
     parser.add_argument("--cli", action="store_true", help="run bin/rpower in a subprocess")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
     step = args.nodes // args.dead if args.dead else 0
@@ -141,6 +161,7 @@ def main() -> int:
     print(f"{args.nodes} nodes, {len(dead)} dead BMCs, {args.sim_processes} simulator "
           f"processes, ipmimaxp {args.maxp}, ipmitimeout {args.timeout} s x ipmiretries "
           f"{args.retries}, {os.cpu_count()} CPUs")
+    figures = []
     with tempfile.TemporaryDirectory() as tmp, BmcFleet(specs, args.sim_processes) as fleet:
         state = Path(tmp) / "state"
         took = populate(state, fleet.endpoints, args)
@@ -153,9 +174,13 @@ def main() -> int:
                 print(f"run {run} (bin/rpower): rc={rc} wall {wall:.2f} s, {out_lines} ok "
                       f"lines, {err_lines} error lines, simulators CPU "
                       f"{cpu_seconds(fleet.pids) - sim_before:.2f} s")
+                # bin/rpower: one line per node, so the count stands for the nodes
+                figures += target_figures(run, wall, out_lines + err_lines, 0, args)
                 continue
             rc, wall, cpu, out = run_in_process(state, args.action)
-            report(run, rc, wall, cpu, cpu_seconds(fleet.pids) - sim_before, out, args)
+            figures += report(run, rc, wall, cpu, cpu_seconds(fleet.pids) - sim_before, out,
+                              args)
+    write_json(args.json, "rpower", params_of(args), figures)
     return 0
 
 

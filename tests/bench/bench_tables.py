@@ -3,7 +3,8 @@
 
 Prints, for each operation, the handler time in-process and the wall time of the real
 command-line program (Python start-up included), beside a raw SQLite insert of the same
-rows as the floor. Run on demand: `python tests/bench/bench_tables.py [--nodes N]`.
+rows as the floor. Targets (issue 2): each command under 2 s, and within 20x the floor.
+Run on demand: `python tests/bench/bench_tables.py [--nodes N] [--json FILE]`.
 """
 
 import argparse
@@ -18,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.report import figure, params_of, write_json  # noqa: E402
 from xcatpy.commands import run_command  # noqa: E402
 from xcatpy.commands.base import ListOutput, Request  # noqa: E402
 from xcatpy.db.attrs import NodeAttrs  # noqa: E402
@@ -84,7 +86,9 @@ def raw_floor(tmp: Path, n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--nodes", type=int, default=10000)
-    n = ap.parse_args().nodes
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    n = args.nodes
     rng = f"node[00001-{n:05d}]"
     excl = f"{rng},-node[{n // 2:05d}-{n // 2 + n // 10 - 1:05d}]"
     rows = []
@@ -117,6 +121,16 @@ def main() -> None:
         ratio = f"{t_cli / floor:.1f}x" if t_cli is not None else f"{t_in / floor:.2f}x"
         print(f"| {name} | {t_in:.3f} | {cli_s} | {ratio} |")
     print(f"| raw sqlite3 insert (floor) | {floor:.3f} | - | 1.0x |")
+    figures = [figure("raw sqlite3 insert (floor)", floor, "s")]
+    for name, t_in, t_cli in rows:
+        figures.append(figure(f"{name}, in-process", t_in, "s"))
+        if t_cli is None:
+            figures[-1].update(target="< 2 s", met=t_in < 2)
+            continue
+        figures.append(figure(f"{name}, CLI wall", t_cli, "s", "< 2 s", t_cli < 2))
+        figures.append(figure(f"{name}, CLI / floor", t_cli / floor, "x", "< 20x floor",
+                              t_cli / floor < 20))
+    write_json(args.json, "tables", params_of(args), figures)
 
 
 if __name__ == "__main__":

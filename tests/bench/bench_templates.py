@@ -4,7 +4,7 @@
 Renders the built-in RHEL compute kickstart (plain-text root password, so #CRYPT#-style
 hashing is in the path once), the Xen hypervisor kickstart, and the XenServer answer file
 for each node, and prints the time per template kind and per node. Run on demand:
-`python tests/bench/bench_templates.py [--nodes N]`.
+`python tests/bench/bench_templates.py [--nodes N] [--json FILE]`.
 """
 
 import argparse
@@ -16,6 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.report import figure, params_of, write_json  # noqa: E402
 from xcatpy.boot.osimage import image_for_node  # noqa: E402
 from xcatpy.boot.templates import render_answer_file  # noqa: E402
 from xcatpy.db.attrs import NodeAttrs  # noqa: E402
@@ -54,7 +55,9 @@ def populate(store: Store, nodes: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    figures = []
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
         store = Store.open(state)
@@ -73,7 +76,10 @@ def main() -> None:
             took = time.perf_counter() - start
             print(f"{kind:10s} {len(nodes)} nodes in {took:6.2f} s  "
                   f"({took / len(nodes) * 1e6:6.0f} us/node, {size / len(nodes):.0f} B/node)")
+            figures += [figure(f"{kind}: {len(nodes)} nodes", took, "s"),
+                        figure(f"{kind}: per node", took / len(nodes) * 1e6, "us")]
         store.close()
+    write_json(args.json, "templates", params_of(args), figures)
 
 
 if __name__ == "__main__":
