@@ -244,7 +244,7 @@ def start_profiler(pid: int, out: Path) -> subprocess.Popen:
     """py-spy sampling the server for the storm (collapsed stacks: one line per stack)."""
     spy = Path(sys.executable).parent / "py-spy"
     if not spy.exists():
-        raise SystemExit("bootstorm: --profile needs py-spy (pip install py-spy)")
+        raise SystemExit("bootstorm: --profile needs py-spy: pip install -e '.[bench]'")
     proc = subprocess.Popen([str(spy), "record", "-p", str(pid), "-o", str(out), "--format",
                              "raw", "-r", "100", "--nonblocking", "--threads"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -388,6 +388,9 @@ async def _response(loop, sock, url: str, result: NodeResult, expected: bytes | 
         if kept is not None and (keep or len(kept) < PREFIX_CHECK):
             kept += view[:n]
         received += n
+        # sock_recv_into returns without yielding while data is waiting: without this, one
+        # node's initrd would hold the loop and every other node's TFTP would stall.
+        await asyncio.sleep(0)
     if received != length:
         raise Failure(f"HTTP: {url}: {received} bytes, Content-Length said {length}")
     if status != 200:

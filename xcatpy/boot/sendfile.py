@@ -56,14 +56,16 @@ class SendfileProducer(static.StaticProducer):
     def resumeProducing(self) -> None:
         if self.request is None:
             return
+        # One call per resume: the kernel takes what fits in the socket's buffer. Looping
+        # until EAGAIN would let one fast reader hold the reactor for a whole initrd while
+        # every other node's TFTP and DHCP waits.
         try:
-            while self.offset < self.size:
-                sent = os.sendfile(self.sock.fileno(), self.fileObject.fileno(), self.offset,
-                                   self.size - self.offset)
-                if sent == 0:       # the file shrank under us: the length is a lie now
-                    self._abort()
-                    return
-                self.offset += sent
+            sent = os.sendfile(self.sock.fileno(), self.fileObject.fileno(), self.offset,
+                               self.size - self.offset)
+            if sent == 0:       # the file shrank under us: the length is a lie now
+                self._abort()
+                return
+            self.offset += sent
         except BlockingIOError:
             pass
         except OSError:
