@@ -139,7 +139,8 @@ def http_storm(port: int, macs: list[str], clients: int) -> tuple[list[float], i
             body = response.read()
             if response.status != 200 or b"kernel " not in body:
                 failures[0] += 1
-            latencies.append(time.perf_counter() - start)
+            else:
+                latencies.append(time.perf_counter() - start)
         conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]

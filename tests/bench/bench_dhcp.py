@@ -177,7 +177,8 @@ def perfdhcp(nets: VethNamespaces, macfile: Path, server_pid: int, label: str, s
     run.client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     parse(result.stdout, run)
     if not run.received[0] and result.returncode not in (0, 3):
-        run.error = (result.stderr or result.stdout).strip().splitlines()[-1:]
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        run.error = lines[-1] if lines else f"perfdhcp exited {result.returncode}"
     return run
 
 

@@ -50,10 +50,13 @@ def main() -> None:
         if args.statsfile:
             c = svc.counters
             serial = svc.snapshot.serial if svc.snapshot else 0
-            Path(args.statsfile).write_text(
+            # Whole or not at all: the reader waits for the file to exist, then reads it.
+            partial = Path(args.statsfile + ".part")
+            partial.write_text(
                 f"queries={c.queries} malformed={c.malformed} refused={c.refused} "
                 f"nxdomain={c.nxdomain} truncated={c.truncated} failed={c.failed} "
                 f"serial={serial}\n")
+            partial.replace(args.statsfile)
 
     signal.signal(signal.SIGUSR1, lambda *a: reactor.callFromThread(write_stats))
     reactor.addSystemEventTrigger("before", "shutdown", write_stats)
