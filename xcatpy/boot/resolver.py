@@ -55,10 +55,14 @@ class BootView:
         self.planner = BootPlanner(self.attrs, installdir, tftpdir)
 
 
-def _generation(generations: dict[str, int], table: str) -> tuple[int, ...]:
-    if table in STATUS_COLUMNS:
-        return generations.get(table, 0), generations.get(f"{table}:status", 0)
-    return (generations.get(table, 0),)
+def _without_status(name: str, rows: dict) -> dict:
+    """nodelist rows minus the status columns: they change with every installer report
+    and no boot decision reads them, so they are not kept (a lookup of one is None, never
+    a stale value), and the rows stay valid until a real nodelist change."""
+    drop = STATUS_COLUMNS.get(name)
+    if not drop:
+        return rows
+    return {key: {c: v for c, v in row.items() if c not in drop} for key, row in rows.items()}
 
 
 class BootCache:
@@ -69,22 +73,21 @@ class BootCache:
     INDEX_TABLES = ("mac", "hosts", "nodelist")
 
     def __init__(self) -> None:
-        self._tables: dict[str, tuple[tuple[int, ...], dict]] = {}
+        self._tables: dict[str, tuple[int, dict]] = {}
         self._index: tuple[tuple, NodeIndex] | None = None
 
     def loader(self, store: Store, generations: dict[str, int]):
         def load(name: str) -> dict:
-            wanted = _generation(generations, name)
+            wanted = generations.get(name, 0)
             hit = self._tables.get(name)
             if hit is not None and hit[0] == wanted:
                 return hit[1]
-            rows = keyed_rows(store, name)
+            rows = _without_status(name, keyed_rows(store, name))
             self._tables[name] = (wanted, rows)
             return rows
         return load
 
     def index(self, attrs: NodeAttrs, generations: dict[str, int]) -> NodeIndex:
-        # nodelist:status is left out: no index entry depends on a node's status.
         wanted = tuple(generations.get(t, 0) for t in self.INDEX_TABLES)
         hit = self._index
         if hit is not None and hit[0] == wanted:

@@ -59,6 +59,10 @@ def test_a_finished_install_reloads_chain_and_keeps_the_index(run, store, state_
         assert second.attrs.table("chain")["n1"]["currstate"] == "boot"
         assert second.index is first.index            # mac, hosts, nodelist unchanged
         assert second.attrs.table("mac") is mac_rows  # not reloaded either
+        # The callback also set nodelist.status; the boot view keeps no status at all, so
+        # its nodelist rows are still good.
+        assert second.attrs.table("nodelist") is first.attrs.table("nodelist")
+        assert "status" not in second.attrs.table("nodelist")["n1"]
 
         ex.writer.write(lambda s: s.upsert_rows("mac", [{"node": "n2",
                                                          "mac": "52:54:00:00:00:02"}]))
