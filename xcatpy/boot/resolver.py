@@ -16,7 +16,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from xcatpy.boot import bootconfig, urls
 from xcatpy.boot.bootspec import BootPlanner, Endpoint, image_files
@@ -114,6 +116,7 @@ class BootResolver:
         self.api_port = api_port
         self._local = threading.local()
         self.cache = BootCache()
+        self._inflight: dict[tuple, list] = {}     # reactor thread only
 
     # -- per-thread view ------------------------------------------------------------------
 
@@ -154,21 +157,42 @@ class BootResolver:
             return None
         return bootconfig.render(loader, spec, ep, self.installdir).encode()
 
-    def _lookup(self, fn):
+    def _lookup(self, fn, key: tuple | None = None):
         """Run fn(view) on a reader thread; a node whose config cannot be made is logged
-        with its one-line reason and gets nothing (the TFTP client sees 'not found')."""
+        with its one-line reason and gets nothing (the TFTP client sees 'not found').
+
+        Requests with the same `key` while one is in flight share its result: a PXE ROM
+        that re-sends its request from a new port, or a rack asking for the same image
+        file at once, costs one lookup."""
         def work(store: Store):
             try:
                 return fn(self.view(store))
             except XcatError as exc:
                 log.warn("boot config: {error}", error=exc.message)
                 return None
-        return self.executor.read(work)
+        if key is None:
+            return self.executor.read(work)
+        waiting = self._inflight.get(key)
+        if waiting is not None:
+            follower = defer.Deferred()
+            waiting.append(follower)
+            return follower
+        self._inflight[key] = []
+
+        def settle(result):
+            for follower in self._inflight.pop(key):
+                if isinstance(result, Failure):
+                    follower.errback(result)
+                else:
+                    follower.callback(result)
+            return result
+        return self.executor.read(work).addBoth(settle)
 
     def _by_mac(self, loader: str):
         def generate(match: re.Match, client, local: str):
+            mac = match.group(1).lower()
             return self._lookup(lambda v: self._config(
-                v, loader, v.index.node_by_mac(match.group(1)), local))
+                v, loader, v.index.node_by_mac(mac), local), ("mac", loader, mac, local))
         return generate
 
     def _by_hex(self, loader: str):
@@ -182,7 +206,8 @@ class BootResolver:
                 node = v.index.node_by_ip(client[0])
                 own = hex_ip(plain_ip(client[0])) or ""
                 return self._config(v, loader, node if own.startswith(wanted) else None, local)
-            return self._lookup(pick)
+            asker = "" if len(wanted) == 8 else client[0]
+            return self._lookup(pick, ("hex", loader, wanted, asker, local))
         return generate
 
     @staticmethod
@@ -193,7 +218,8 @@ class BootResolver:
     def _by_client(self, loader: str):
         def generate(match: re.Match, client, local: str):
             return self._lookup(lambda v: self._config(
-                v, loader, v.index.node_by_ip(client[0]), local))
+                v, loader, v.index.node_by_ip(client[0]), local),
+                ("client", loader, client[0], local))
         return generate
 
     def _image_file(self, match: re.Match, client, local: str):
@@ -205,7 +231,7 @@ class BootResolver:
                 return None
             path = image_files(image, self.installdir).files.get(filename)
             return path if path is not None and path.is_file() else None
-        return self._lookup(find)
+        return self._lookup(find, ("image", name, filename))
 
     # -- HTTP -----------------------------------------------------------------------------
 
@@ -219,7 +245,8 @@ class BootResolver:
             spec = v.planner.spec(node, ep)
             return None if spec is None else bootconfig.render("ipxe", spec, ep,
                                                                self.installdir)
-        return self._lookup(work)
+        asker = ("mac", mac.lower()) if mac else ("address", plain_ip(client))
+        return self._lookup(work, ("ipxe", asker, local))
 
     def answer(self, node: str, client: str, local: str, part: str | None = None):
         """Deferred Answer for GET /install/autoinst/<node>[?part=post]."""

@@ -73,3 +73,57 @@ def test_a_finished_install_reloads_chain_and_keeps_the_index(run, store, state_
     finally:
         ex.close()
 
+
+
+class HeldReads:
+    """An executor whose reads wait until the test releases them, to have requests in
+    flight together."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.pending: list[tuple] = []
+
+    def read(self, fn):
+        d = defer.Deferred()
+        self.pending.append((fn, d))
+        return d
+
+    def release(self, fail: bool = False) -> None:
+        for fn, d in self.pending:
+            if fail:
+                d.errback(RuntimeError("disk gone"))
+            else:
+                self.store.begin(write=False)
+                try:
+                    d.callback(fn(self.store))
+                finally:
+                    self.store.rollback()
+        self.pending.clear()
+
+
+def test_identical_requests_in_flight_share_one_lookup(run, store, tmp_path):
+    assert run("nodeadd", "n1", "groups=compute", "mac.mac=52:54:00:00:00:01",
+               "hosts.ip=10.0.0.1").rc == 0
+    ex = HeldReads(store)
+    resolver = BootResolver(ex, tmp_path, tmp_path)
+    generators = dict(resolver.tftp_generators())
+    by_mac = generators[next(p for p in generators if "01-" in p.pattern)]
+    config = "pxelinux.cfg/01-52-54-00-00-00-01"
+    match = next(p for p in generators if "01-" in p.pattern).match(config)
+    answers = []
+    for port in (2001, 2002, 2003):      # a ROM re-sending its request from new ports
+        by_mac(match, ("10.0.0.1", port), "10.0.0.254").addCallback(answers.append)
+    other = match.re.match(config.upper().replace("PXELINUX.CFG", "pxelinux.cfg"))
+    by_mac(other, ("10.0.0.1", 2004), "10.0.0.254").addCallback(answers.append)
+    by_mac(match, ("10.0.0.1", 2005), "10.0.0.9").addCallback(answers.append)
+    assert len(ex.pending) == 2          # the same MAC in any case: one; another address: one
+    ex.release()
+    assert len(answers) == 5 and len(set(answers)) == 1   # n1 has no state: None for all
+    assert resolver._inflight == {}
+
+    errors = []
+    for port in (3001, 3002):
+        by_mac(match, ("10.0.0.1", port), "10.0.0.254").addErrback(errors.append)
+    ex.release(fail=True)
+    assert [e.getErrorMessage() for e in errors] == ["disk gone", "disk gone"]
+    assert resolver._inflight == {}
