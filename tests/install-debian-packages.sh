@@ -15,7 +15,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 trap '[ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    python3-venv curl iproute2 \
+    python3-venv curl openssl iproute2 \
     tftp-hpa atftp tftpd-hpa nginx-light \
     dnsmasq-base busybox-static isc-dhcp-client isc-dhcp-server kea-dhcp4-server kea-admin \
     bind9 bind9-dnsutils \
