@@ -189,43 +189,21 @@ MATRIX = [
          rule="no policy rule allows mallory"),
 ]
 
-# Cases where xcatpy breaks its promise; each is kept, as a strict xfail naming the cause.
-BUGS = [
-    pytest.param(
-        denied_write("carol", "r1n1,vault1", "policy 30 denies carol running nodech"),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "bug: a deny rule with a noderange is skipped unless EVERY requested node lies "
-            "in it (xcatpy/server/api.py:173 `set(request) <= set(rule)`, applied by "
-            "xcatpy/server/policy.py:59-60 to allow and deny rules alike); xCAT denies as "
-            "soon as one node is inside, so naming one allowed node beside the vault "
-            "reaches the next allow rule"))),
-    pytest.param(
-        Case("carol", ("nodels", "all"), False, rule="policy 30 denies carol running nodels"),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "bug: same cause as r1n1,vault1 (xcatpy/server/api.py:173): `all` contains "
-            "vault1 but is not inside `vault`, so the deny rule is skipped"))),
-    pytest.param(
-        Case("carol", ("mkvm", "--mem", "2048", "vault1"), False,
-             rule="policy 30 denies carol running mkvm"),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "bug: the policy takes the first argument not starting with '-' as the "
-            "noderange (xcatpy/server/api.py:164-166), here the value of --mem, so the deny "
-            "rule on vault does not apply while mkvm's own parser acts on vault1 (and "
-            "stores vm.memory=2048 before reaching the hypervisor)"))),
-    pytest.param(
-        Case("mike", ("nodels", "r1n1,r2n1"), True, out=("r1n1", "r2n1")),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "xCAT compatibility, not a hole (stricter than xCAT): an allow rule is skipped "
-            "unless every requested node lies in its noderange (xcatpy/server/api.py:173); "
-            "xCAT lets rule 150 allow r2n1 and rule 151 allow r1n1"))),
-    pytest.param(
-        Case("bob", ("nodech", "^nodes.txt", "nodetype.os=pwned"), False,
-             rule="policy 29 denies bob running nodech", files={"nodes.txt": "r2n1\n"}),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "bug: the policy expands a `^file` noderange with an empty file "
-            "(xcatpy/server/api.py:171 `read_file=lambda _: \"\"`), and the empty set lies "
-            "inside every rule's noderange, so bob's rack1 rule allows a file naming rack2 "
-            "nodes, which the handler then reads from the files the client shipped"))),
+# Attempts that once got past the policy (its noderange was guessed from the request text,
+# and a rule applied only when every requested node lay inside it); now each node the
+# command really resolves is judged by the first rule covering it (policy.check_nodes).
+BYPASS_ATTEMPTS = [
+    # One node under a deny rule denies the request, whatever else is named with it.
+    denied_write("carol", "r1n1,vault1", "policy 30 denies carol running nodech"),
+    Case("carol", ("nodels", "all"), False, rule="policy 30 denies carol running nodels"),
+    # The nodes are the ones mkvm's own parser finds, not the value of --mem.
+    Case("carol", ("mkvm", "--mem", "2048", "vault1"), False,
+         rule="policy 30 denies carol running mkvm"),
+    # Two allow rules, each covering one of the nodes (as xCAT allows).
+    Case("mike", ("nodels", "r1n1,r2n1"), True, out=("r1n1", "r2n1")),
+    # A ^file noderange is judged on the file the client shipped.
+    Case("bob", ("nodech", "^nodes.txt", "nodetype.os=pwned"), False,
+         rule="policy 29 denies bob running nodech", files={"nodes.txt": "r2n1\n"}),
 ]
 
 
@@ -262,7 +240,7 @@ def test_policy_matrix(xcat, case, tmp_path):
     _run_case(xcat, case, tmp_path)
 
 
-@pytest.mark.parametrize("case", BUGS, ids=str)
+@pytest.mark.parametrize("case", BYPASS_ATTEMPTS, ids=str)
 def test_policy_bypass_attempts(xcat, case, tmp_path):
     _run_case(xcat, case, tmp_path)
 

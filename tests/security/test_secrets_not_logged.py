@@ -91,15 +91,6 @@ def assert_not_leaked(daemon, *values: str) -> None:
         assert value not in events, f"{value} is in the eventlog/auditlog"
 
 
-LOGS_ARGUMENTS = pytest.mark.xfail(strict=True, reason=(
-    "bug: xcatd logs every request's arguments verbatim (xcatpy/server/api.py:131 "
-    "log.info('{user}@{host}: {cmd} {args}')), before the policy check and for denied "
-    "requests too, so a password given as table.column=value on a command line lands in the "
-    "daemon log (xCAT's validate() redacts only a few known password flags; nothing redacts "
-    "passwd.password or ipmi.password here)"))
-
-
-@LOGS_ARGUMENTS
 def test_passwd_password_set_with_tabch(xcat):
     daemon, _, _ = xcat
     value = secret("RootPw")
@@ -108,7 +99,6 @@ def test_passwd_password_set_with_tabch(xcat):
     assert_not_leaked(daemon, value)
 
 
-@LOGS_ARGUMENTS
 def test_ipmi_password_set_with_nodech(xcat):
     daemon, _, _ = xcat
     value = secret("NodechPw")
@@ -117,7 +107,6 @@ def test_ipmi_password_set_with_nodech(xcat):
     assert_not_leaked(daemon, value)
 
 
-@LOGS_ARGUMENTS
 def test_bmcpassword_set_with_chdef(xcat):
     daemon, _, _ = xcat
     value = secret("ChdefPw")
@@ -126,7 +115,6 @@ def test_bmcpassword_set_with_chdef(xcat):
     assert_not_leaked(daemon, value)
 
 
-@LOGS_ARGUMENTS
 def test_password_in_a_denied_request(xcat, tmp_path):
     """Even a request the policy refuses has its arguments logged."""
     daemon, _, _ = xcat
@@ -231,11 +219,6 @@ def _as_nobody(*argv: str) -> subprocess.CompletedProcess:
                            *argv], capture_output=True, timeout=60)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the database, which holds the passwd and ipmi tables, is created with the "
-    "process umask (0644 under the usual 022) inside a 0755 state directory "
-    "(xcatpy/db/store.py:67 state_dir.mkdir and :51 sqlite3.connect; nothing chmods them), "
-    "so any local user can read every password; the PKI beside it is careful (keys 0600)"))
 @pytest.mark.may_skip
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                     reason="needs root and setpriv to act as another local user")

@@ -97,11 +97,8 @@ class RecordingShell(LocalShell):
 ADDRESS_PAYLOADS = [f"10.0.0.2{p}" for p in PAYLOADS.values()] + [
     "-oProxyCommand=echo>x", "h2 -oProxyCommand=x", "h2/system?socket=/tmp/x",
     "h2?netcat=/tmp/evil", "[::1]:22/x", "user@h2", "h2:2222", "", " h2", "\nh2",
-    pytest.param("h2\n", marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: libvirt's migration_uri checks the address with re.match and a pattern ending "
-        "in '$', which also matches before a trailing newline (xcatpy/virt/libvirt.py:48 "
-        "_HOSTNAME, used at :176), so 'h2\\n' becomes qemu+ssh://root@h2\\n/system; xl's "
-        "checked_address uses fullmatch and refuses it")))]
+    # A trailing newline: a `$` pattern with re.match once let it through.
+    "h2\n"]
 
 
 @pytest.mark.parametrize("address", ADDRESS_PAYLOADS)
@@ -124,11 +121,7 @@ def test_migration_destinations_reach_the_source_hosts_shell_only_as_plain_names
 
 
 @pytest.mark.parametrize("user", ["-oProxyCommand=x", "root;id", "a b", "$(id)", "", "r@h",
-                                  pytest.param("root\n", marks=pytest.mark.xfail(
-                                      strict=True, reason=(
-                                          "bug: same '$' as the address (xcatpy/virt/"
-                                          "libvirt.py:49 _USER, used at :178) lets 'root\\n' "
-                                          "into the libvirt migration URI")))])
+                                  "root\n"])
 def test_migration_users_are_plain_names(user):
     shell = RecordingShell(Path("/nonexistent"))
     dest = Target("h2", "10.0.0.2", user=user)

@@ -76,7 +76,7 @@ _METHODS = {"sha512": ("6", hashlib.sha512), "sha256": ("5", hashlib.sha256)}
 
 
 def looks_crypted(value: str) -> bool:
-    return bool(_CRYPTED.match(value))
+    return bool(_CRYPTED.fullmatch(value))
 
 
 def _b64(b2: int, b1: int, b0: int, n: int) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from xcatpy.db.attrs import NodeAttrs
 from xcatpy.db.store import Store
+from xcatpy.errors import XcatError
 from xcatpy.userfiles import read_user_file, write_user_file
 
 
@@ -56,6 +57,9 @@ class Request:
     cwd: str = field(default_factory=os.getcwd)
     user: str = "root"
     read_stdin: Callable[[], str] = _no_stdin
+    # Set by the daemon when the policy allows this user only some nodes: given the
+    # attributes and the nodes the command resolved, why it may not touch them, or None.
+    node_policy: Callable[[NodeAttrs, list[str]], str | None] | None = None
 
     def _path(self, name: str) -> Path:
         return Path(self.cwd, name)
@@ -135,8 +139,28 @@ class Context:
                   include_hidden: bool = False) -> list[str]:
         from xcatpy.db.noderange import NodeRange
 
-        return NodeRange(self.attrs, read_file=self.request.read_file).expand(
-            text, must_exist=must_exist, include_hidden=include_hidden)
+        expand = NodeRange(self.attrs, read_file=self.request.read_file).expand
+        try:
+            nodes = expand(text, must_exist=must_exist, include_hidden=include_hidden)
+        except XcatError:
+            # A user held to some nodes must not learn which other names exist: the
+            # policy judges the names as typed before "no such node" is said.
+            self._permitted(text.split(","))
+            raise
+        return self._permitted(nodes)
+
+    def all_nodes(self, include_hidden: bool = False) -> list[str]:
+        """Every node, for commands whose noderange may be left out: under a policy that
+        allows this user only some nodes, that is a request for all of them."""
+        return self._permitted(self.attrs.node_names(include_hidden=include_hidden))
+
+    def _permitted(self, nodes: list[str]) -> list[str]:
+        check = self.request.node_policy
+        if check is not None:
+            refusal = check(self.attrs, nodes)
+            if refusal is not None:
+                raise XcatError(f"Permission denied for request: {refusal}")
+        return nodes
 
     def node_error(self, node: str, text: str) -> None:
         """A per-node failure: reported as `node: Error: text`, and the command fails."""

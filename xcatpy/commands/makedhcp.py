@@ -51,7 +51,7 @@ def export_dir(site: dict[str, str], state_dir: Path) -> Path:
 
 
 def _nodes_with_macs(ctx: Context) -> list[str]:
-    return [n for n in ctx.attrs.node_names(include_hidden=True)
+    return [n for n in ctx.all_nodes(include_hidden=True)
             if ctx.attrs.lookup(n, "mac", "mac")]
 
 

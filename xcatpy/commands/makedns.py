@@ -56,7 +56,7 @@ def run(ctx: Context) -> int:
     if opts.delete and not (opts.noderange or opts.all):
         raise UsageError("makedns: makedns -d without noderange or -a is not supported")
     explicit = bool(opts.noderange)
-    nodes = ctx.noderange(opts.noderange) if explicit else ctx.attrs.node_names()
+    nodes = ctx.noderange(opts.noderange) if explicit else ctx.all_nodes()
     external = _external(ctx, opts.external)
 
     book = AddressBook(ctx.attrs, load_networks(ctx.store))

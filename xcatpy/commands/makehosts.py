@@ -131,7 +131,7 @@ def run(ctx: Context) -> int:
     opts = _parser.parse(ctx.args)
     if opts.delete and not opts.noderange:
         raise UsageError("makehosts: -d needs a noderange")
-    nodes = ctx.noderange(opts.noderange) if opts.noderange else ctx.attrs.node_names()
+    nodes = ctx.noderange(opts.noderange) if opts.noderange else ctx.all_nodes()
     target = hosts_path(ctx)
     networks = load_networks(ctx.store)
     records, problems = AddressBook(ctx.attrs, networks).collect(nodes, need_ip=False,

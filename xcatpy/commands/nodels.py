@@ -63,7 +63,7 @@ def run(ctx: Context) -> int:
     if opts.noderange:
         nodes = ctx.noderange(opts.noderange, include_hidden=opts.hidden)
     else:
-        nodes = ctx.attrs.node_names(include_hidden=opts.hidden)
+        nodes = ctx.all_nodes(include_hidden=opts.hidden)
     attrs = ctx.attrs
     nodes = select_nodes(attrs, nodes, query.selections)
     emit = ctx.out.data

@@ -59,7 +59,7 @@ def parse_selector(text: str, ops: tuple[str, ...] = MATCH_OPS) -> Selector | No
     if m is None or m.group() not in ops:
         return None
     attr, op, value = text[: m.start()], m.group(), text[m.end():]
-    if not _ATTR_NAME.match(attr):
+    if not _ATTR_NAME.fullmatch(attr):
         return None
     regex = None
     if op in ("=~", "!~"):

@@ -11,7 +11,9 @@ reload only what a write touched.
 """
 
 import hashlib
+import os
 import sqlite3
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,6 +41,26 @@ SCHEMA_VERSION = _schema_version()
 BUSY_TIMEOUT_S = 30
 
 
+def _owner_only(path: Path) -> None:
+    """The database holds passwords (passwd, ipmi, ...): readable by its owner only. A new
+    file is made 0600 before SQLite opens it (SQLite gives its -wal and -shm files the
+    database's mode); an older one that others could read is narrowed."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        return      # SQLite's own open says what is wrong, with the path
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            st = os.stat(name)
+            if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+                os.chmod(name, stat.S_IMODE(st.st_mode) & ~0o077)
+        except OSError:
+            pass
+
+
 def _where_keys(keys: Iterable[str]) -> str:
     return " AND ".join(f"[{k}] IS ?" for k in keys)
 
@@ -47,6 +69,7 @@ class Store:
     def __init__(self, path: Path, state_dir: Path | None = None) -> None:
         self.path = Path(path)
         self.state_dir = Path(state_dir) if state_dir else self.path.parent
+        _owner_only(self.path)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=BUSY_TIMEOUT_S)

@@ -6,6 +6,7 @@ as the handler produces it, and a client that disconnects (Ctrl-C) cancels the c
 its changes are rolled back.
 """
 
+import re
 from pathlib import Path
 
 from twisted.logger import Logger
@@ -122,14 +123,15 @@ class CommandResource(resource.Resource):
         host = http_request.getClientAddress().host
         out = StreamOutput(self.reactor, http_request)
         http_request.notifyFinish().addErrback(lambda _: setattr(out, "cancelled", True))
-        gate = _policy_gate(creq, user, host, out)
-        d = self.executor.run(RemoteRequest(creq, user, out), out, gate)
+        request = RemoteRequest(creq, user, out)
+        gate = _policy_gate(request, host, out)
+        d = self.executor.run(request, out, gate)
         d.addErrback(lambda f: (log.failure("command {cmd} crashed", f, cmd=creq.command),
                                 out.error(f"Error: internal error running {creq.command}"),
                                 1)[-1])
         d.addCallback(lambda rc: self._finish(http_request, out, rc))
         log.info("{user}@{host}: {cmd} {args}", user=user, host=host, cmd=creq.command,
-                 args=" ".join(creq.args))
+                 args=" ".join(redact(creq.args)))
         return server.NOT_DONE_YET
 
     def _finish(self, http_request, out: StreamOutput, rc: int) -> None:
@@ -145,36 +147,57 @@ class CommandResource(resource.Resource):
         return encode_event(err=f"Error: {message}") + encode_event(exit=1)
 
 
-def _policy_gate(creq: CommandRequest, user: str, host: str, out: StreamOutput):
+def _policy_gate(request: RemoteRequest, host: str, out: StreamOutput):
+    spec = COMMANDS.get(request.command)
+
     def gate(store: Store) -> bool:
-        decision = policy.decide(store.rows("policy"), user=user, host=host,
-                                 command=creq.command, args=creq.args,
-                                 nodes_within=_nodes_within(store, creq))
+        decision = policy.decide(store.rows("policy"), user=request.user, host=host,
+                                 command=request.command, args=request.args,
+                                 takes_nodes=bool(spec and spec.noderange))
         if not decision.allowed:
             out.error(f"Error: Permission denied for request: {decision.reason}")
             log.warn("denied: {reason}", reason=decision.reason)
-        return decision.allowed
+            return False
+        if decision.node_rules:
+            request.node_policy = _node_policy(decision, request)
+        return True
 
     return gate
 
 
-def _nodes_within(store: Store, creq: CommandRequest):
-    """For commands whose first argument is a noderange: is it inside a rule's noderange?"""
-    spec = COMMANDS.get(creq.command)
-    positional = [a for a in creq.args if not a.startswith("-")]
-    if spec is None or not spec.noderange or not positional:
-        return None
-    from xcatpy.db.attrs import NodeAttrs
-    from xcatpy.db.noderange import NodeRange
+def _node_policy(decision: policy.Decision, request: RemoteRequest):
+    def check(attrs, nodes: list[str]) -> str | None:
+        from xcatpy.db.noderange import NodeRange
 
-    def within(rule_range: str) -> bool:
-        expand = NodeRange(NodeAttrs(store), read_file=lambda _: "").expand
-        try:
-            return set(expand(positional[0])) <= set(expand(rule_range))
-        except XcatError:
-            return False
+        # A rule's noderange is the site's, never a file of the client's.
+        expand = NodeRange(attrs, read_file=_no_files).expand
+        refusal = policy.check_nodes(decision, nodes, expand,
+                                     user=request.user, command=request.command)
+        if refusal is not None:
+            log.warn("denied: {reason}", reason=refusal)
+        return refusal
 
-    return within
+    return check
+
+
+def _no_files(name: str) -> str:
+    raise XcatError(f"a policy noderange cannot read the file {name}")
+
+
+# table.column (or object attribute) names whose values are secrets: a request's
+# arguments are logged with these values replaced.
+_SECRET_NAME = re.compile(r"(?i)(pass(word|wd)?|secret)$")
+
+
+def redact(args: list[str]) -> list[str]:
+    """The arguments as they may be logged: `passwd.password=x`, `bmcpassword=x`,
+    `ipmi.password=x` (and `,=` forms) with their values hidden."""
+    shown = []
+    for arg in args:
+        name, eq, _ = arg.partition("=")
+        bare = name.rstrip(",^:!~").rsplit(".", 1)[-1]
+        shown.append(f"{name}=***" if eq and _SECRET_NAME.search(bare) else arg)
+    return shown
 
 
 def build_site(reactor, executor: CommandExecutor, state_dir: Path, revoked) -> server.Site:

@@ -190,7 +190,7 @@ def assign_identity(store, node: str, nic_count: int) -> Identity:
     raw = mac_row.get("mac") or ""
     macs = node_macs(raw, node)
     for mac in macs:
-        if not _MAC.match(mac):
+        if not _MAC.fullmatch(mac):
             raise GuestError(f"{node}: mac.mac entry '{mac}' is not a MAC address")
     if len(macs) < nic_count:
         taken = {entry.partition("!")[0].strip().lower() for row in store.rows("mac")

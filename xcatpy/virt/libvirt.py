@@ -45,8 +45,8 @@ _STATES = {
 }
 # The connection URI scheme -> the <domain type=...> its driver accepts.
 _DOMAIN_TYPE = {"qemu": "kvm", "xen": "xen"}
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_USER = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._-]*$")
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+_USER = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
 
 
 class LibvirtError(DriverError):
@@ -173,9 +173,9 @@ class LibvirtHypervisor(hostfiles.PosixHostFiles):
             if not re.fullmatch(r"[0-9A-Fa-f:.]+", host):
                 raise LibvirtError(f"{dest.node}: not an address: '{host}'")
             host = f"[{host}]"
-        elif not _HOSTNAME.match(host):
+        elif not _HOSTNAME.fullmatch(host):
             raise LibvirtError(f"{dest.node}: not a host name or address: '{host}'")
-        if not _USER.match(dest.user):
+        if not _USER.fullmatch(dest.user):
             raise LibvirtError(f"{dest.node}: not a user name: '{dest.user}'")
         port = "" if dest.port == 22 else f":{int(dest.port)}"
         return f"{self._uri_scheme()}+ssh://{dest.user}@{host}{port}/system"

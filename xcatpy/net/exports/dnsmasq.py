@@ -91,14 +91,14 @@ def host_lines(hosts: list[Host]) -> str:
     lines = []
     for host in hosts:
         fields = [*host.macs, host.ip]
-        if _HOST_NAME.match(host.hostname):
+        if _HOST_NAME.fullmatch(host.hostname):
             fields.append(host.hostname)
         lines.append(",".join(fields))
     return "".join(f"{line}\n" for line in lines)
 
 
 def _file_name(node: str) -> str:
-    if not _FILE_NAME.match(node) or node.endswith("~"):
+    if not _FILE_NAME.fullmatch(node) or node.endswith("~"):
         raise XcatError(f"node name '{node}' cannot be a file name in {HOSTS_DIR}; dnsmasq "
                         "would not read it")
     return node
@@ -125,7 +125,7 @@ def export(subnets: list[Subnet], hosts: list[Host], outdir: Path,
     for node in targets:
         if node in by_node:
             names[node] = _file_name(node)
-        elif _FILE_NAME.match(node) and not node.endswith("~"):
+        elif _FILE_NAME.fullmatch(node) and not node.endswith("~"):
             # A file of a node with nothing left to publish; a name that cannot be a
             # node's file was never written here, so it is not ours to delete.
             names[node] = node
