@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from twisted.internet import defer
 
 from tests.bench import bootstorm
 from tests.bench.procstat import ProcessUsage
@@ -60,7 +61,13 @@ class Direct:
         self.store = store
 
     def read(self, fn):
-        return fn(self.store)
+        return defer.succeed(fn(self.store))
+
+
+def value(deferred):
+    got = []
+    deferred.addCallback(got.append)
+    return got[0]
 
 
 def xcatd_would_serve(state: Path, node, http_port: int) -> tuple[bytes, str]:
@@ -80,11 +87,11 @@ def xcatd_would_serve(state: Path, node, http_port: int) -> tuple[bytes, str]:
         for pattern, generate in resolver.tftp_generators():
             match = pattern.match(name)
             if match:
-                config = generate(match, (node.ip, 2000), bootstorm.SERVER)
+                config = value(generate(match, (node.ip, 2000), bootstorm.SERVER))
                 break
         else:
             raise AssertionError(f"xcatd has no generator for {name}")
-        answer = resolver.answer(node.name, node.ip, bootstorm.SERVER)
+        answer = value(resolver.answer(node.name, node.ip, bootstorm.SERVER))
         assert answer.status == 200, answer.text
         return config, answer.text
     finally:
