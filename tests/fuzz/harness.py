@@ -1,0 +1,229 @@
+"""What every fuzz target shares: its settings, the count of inputs tried, and the product
+bugs found so far.
+
+- `fuzz_settings(weight)` is the active profile (tests/fuzz/conftest.py registers them:
+  `XCATPY_FUZZ=long` for the long run, the bounded CI one otherwise) with max_examples
+  scaled by `weight`, for targets whose inputs cost more or less than most;
+  XCATPY_FUZZ_EXAMPLES=N sets the inputs per target of either profile.
+- `attempt(target, call, clean)` runs one input: it counts it, and sorts the outcome into a
+  value, a clean error (an instance of `clean`), or a crash. A crash that matches a bug in
+  KNOWN_BUGS is tolerated and counted (each such bug also has a strict xfail regression
+  test, so it cannot be forgotten); any other crash fails the property. With
+  XCATPY_FUZZ_STRICT=1 known bugs fail too, which is how to check that one is fixed.
+
+When a known bug is fixed: drop its xfail mark, and its entry here.
+"""
+
+import os
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+
+PROFILE_ENV = "XCATPY_FUZZ"
+STRICT_ENV = "XCATPY_FUZZ_STRICT"
+EXAMPLES_ENV = "XCATPY_FUZZ_EXAMPLES"     # inputs per target instead of the profile's
+CI_PROFILE, LONG_PROFILE = "xcatpy-fuzz-ci", "xcatpy-fuzz-long"
+CI_EXAMPLES = 200          # per target, scaled by each target's weight
+LONG_EXAMPLES = 20_000
+
+# Inputs tried and known-bug crashes met, per target, for the session summary.
+TRIED: Counter = Counter()
+KNOWN_HITS: Counter = Counter()          # (target, bug id) -> crashes tolerated
+
+
+def register_profiles() -> None:
+    common = dict(deadline=None, derandomize=False, print_blob=True,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                         HealthCheck.filter_too_much,
+                                         HealthCheck.function_scoped_fixture])
+    settings.register_profile(CI_PROFILE, max_examples=CI_EXAMPLES, **common)
+    settings.register_profile(LONG_PROFILE, max_examples=LONG_EXAMPLES, **common)
+
+
+def profile_name() -> str:
+    return LONG_PROFILE if os.environ.get(PROFILE_ENV, "").strip() == "long" else CI_PROFILE
+
+
+def fuzz_settings(weight: float = 1.0, **overrides) -> settings:
+    """The active profile, its max_examples (or XCATPY_FUZZ_EXAMPLES) scaled by `weight`
+    (at least 10)."""
+    try:
+        parent = settings.get_profile(profile_name())
+    except Exception:        # imported outside pytest (atheris_targets.py): register now
+        register_profiles()
+        parent = settings.get_profile(profile_name())
+    base = int(os.environ.get(EXAMPLES_ENV) or parent.max_examples)
+    return settings(parent, max_examples=max(10, int(base * weight)), **overrides)
+
+
+def mostly(usual, other, percent: int = 80):
+    """A strategy: `usual` about `percent` % of the time, else `other` (st.one_of would
+    pick each about equally often)."""
+    from hypothesis import strategies as st
+
+    return st.integers(0, 99).flatmap(lambda n: usual if n < percent else other)
+
+
+def tried(target: str, n: int = 1) -> None:
+    TRIED[target] += n
+
+
+# -- known product bugs ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KnownBug:
+    id: str
+    exc: type | tuple[type, ...] | None   # what the product lets out; None: a wrong result
+    where: str | tuple[str, ...]   # "path.py:function" of the deepest xcatpy frame (or any)
+    test: str                 # the xfail regression test that documents it
+
+
+KNOWN_BUGS: tuple[KnownBug, ...] = (
+    # noderange
+    KnownBug("noderange-regex-overflow", OverflowError, "xcatpy/db/noderange.py:_regex",
+             "test_fuzz_noderange.py::test_regex_atom_with_huge_repeat"),
+    KnownBug("noderange-regex-recursion", RecursionError, "xcatpy/db/noderange.py:_regex",
+             "test_fuzz_noderange.py::test_regex_atom_nested_too_deep"),
+    KnownBug("noderange-range-digits", ValueError, "xcatpy/db/noderange.py:_numbers",
+             "test_fuzz_noderange.py::test_range_with_over_4300_digits"),
+    KnownBug("noderange-plus-digits", ValueError, "xcatpy/db/noderange.py:_plus",
+             "test_fuzz_noderange.py::test_plus_range_with_over_4300_digits"),
+    KnownBug("natural-sort-digits", ValueError, "xcatpy/db/natural.py:natural_key",
+             "test_fuzz_noderange.py::test_new_name_with_over_4300_digits"),
+    KnownBug("selector-regex-overflow", OverflowError, "xcatpy/db/selectors.py:parse_selector",
+             "test_fuzz_noderange.py::test_selector_with_huge_repeat"),
+    KnownBug("selector-regex-recursion", RecursionError,
+             "xcatpy/db/selectors.py:parse_selector",
+             "test_fuzz_noderange.py::test_selector_regex_nested_too_deep"),
+    # regular-expression table values
+    KnownBug("regexattr-overflow", OverflowError, "xcatpy/db/regexattr.py:_python_regex",
+             "test_fuzz_regexattr.py::test_pattern_with_huge_repeat"),
+    KnownBug("regexattr-literal-digits", ValueError, "xcatpy/db/regexattr.py:_perl_literal",
+             "test_fuzz_regexattr.py::test_number_with_over_4300_digits"),
+    KnownBug("regexattr-group-digits", ValueError, "xcatpy/db/regexattr.py:_primary",
+             "test_fuzz_regexattr.py::test_group_number_with_over_4300_digits"),
+    # DNS
+    KnownBug("dns-name-encode", ValueError, "xcatpy/net/dns/server.py:datagram",
+             "test_fuzz_dns.py::test_question_name_twisted_cannot_write"),
+    # the API
+    KnownBug("api-request-recursion", RecursionError, "xcatpy/server/protocol.py:decode_request",
+             "test_fuzz_api.py::test_deeply_nested_request"),
+    KnownBug("api-event-recursion", RecursionError, "xcatpy/server/protocol.py:decode_event",
+             "test_fuzz_api.py::test_deeply_nested_response_line"),
+    KnownBug("cli-event-types", (ValueError, TypeError, OverflowError),
+             "xcatpy/cli/client.py:_stream",
+             "test_fuzz_api.py::test_response_exit_code_not_a_number"),
+    KnownBug("cli-write-file", (ValueError, TypeError), "xcatpy/userfiles.py:write_user_file",
+             "test_fuzz_api.py::test_response_file_name_with_nul"),
+    # wrong results (a property, not an exception): see violation()
+    KnownBug("dhcp-wrong-network", None, "xcatpy/net/dhcp/responder.py:_request",
+             "test_fuzz_dhcp.py::test_request_for_an_address_of_another_network_is_not_acked"),
+    KnownBug("dhcp-parse-ipv4-unicode", None, "xcatpy/net/dhcp/packet.py:parse_ipv4",
+             "test_fuzz_dhcp.py::test_parse_ipv4_refuses_unicode_digits"),
+    KnownBug("mac-whitespace", None, "xcatpy/boot/nodeindex.py:normalize_mac",
+             "test_fuzz_boot.py::test_normalize_mac_refuses_blank_pairs"),
+    KnownBug("monitor-timeout-left", None, "xcatpy/boot/monitor.py:MonitorProtocol",
+             "test_fuzz_boot.py::test_monitor_cancels_its_timeout_when_the_connection_ends"),
+    KnownBug("noderange-unicode-digits", None, "xcatpy/db/noderange.py:_span",
+             "test_fuzz_noderange.py::test_ranges_of_unicode_digits_make_no_ascii_names"),
+    KnownBug("template-recursion", RecursionError, "xcatpy/boot/templates.py:render_template",
+             "test_fuzz_directives.py::test_deeply_nested_jinja_is_a_template_error"),
+    KnownBug("userfiles-unlink", OSError, "xcatpy/userfiles.py:write_user_file",
+             "test_fuzz_api.py::test_write_user_file_name_too_long"),
+    # isdigit() then int(): '²' is a digit to isdigit() and not to int()
+    KnownBug("dhcp-view-lease", ValueError, "xcatpy/net/dhcp/view.py:_site",
+             "test_fuzz_numbers.py::test_dhcp_view_lease_time"),
+    KnownBug("exports-lease", ValueError, "xcatpy/net/exports/model.py:_lease",
+             "test_fuzz_numbers.py::test_exports_lease_time"),
+    KnownBug("exports-httpport", ValueError, "xcatpy/net/exports/model.py:build_subnet",
+             "test_fuzz_numbers.py::test_exports_http_port"),
+    KnownBug("networks-mtu", ValueError, "xcatpy/net/networks.py:network_from_row",
+             "test_fuzz_numbers.py::test_networks_mtu"),
+    KnownBug("dnsrecord-ttl", ValueError, "xcatpy/net/dns/records.py:from_row",
+             "test_fuzz_numbers.py::test_dnsrecord_ttl"),
+    KnownBug("dns-zone-ttl", ValueError, "xcatpy/net/dns/zones.py:zone_data",
+             "test_fuzz_numbers.py::test_dns_zone_record_ttl"),
+    KnownBug("ddns-port", ValueError, "xcatpy/net/dns/ddns.py:parse_server",
+             "test_fuzz_numbers.py::test_ddns_server_port"),
+    KnownBug("vmmaxp", ValueError, "xcatpy/virt/vmcommon.py:max_parallel",
+             "test_fuzz_numbers.py::test_site_vmmaxp"),
+    KnownBug("nodeset-httpport", ValueError, "xcatpy/boot/nodeset.py:site_paths",
+             "test_fuzz_numbers.py::test_nodeset_http_port"),
+    KnownBug("ipmi-bmc-port", ValueError, "xcatpy/drivers/ipmi/credentials.py:parse_bmc_address",
+             "test_fuzz_numbers.py::test_ipmi_bmc_port"),
+    KnownBug("vm-cpus", ValueError, "xcatpy/virt/guest.py:guest_spec",
+             "test_fuzz_numbers.py::test_vm_cpus"),
+    KnownBug("chvm-cpus", ValueError, "xcatpy/commands/chvm.py:_parse_change",
+             "test_fuzz_numbers.py::test_chvm_cpus"),
+    KnownBug("mkvm-cpus", ValueError, "xcatpy/commands/mkvm.py:_options",
+             "test_fuzz_numbers.py::test_mkvm_cpus"),
+    # argparse (3.11) turns `--opt=--` into [] and CommandParser passes it on
+    KnownBug("option-double-dash", AttributeError,
+             ("xcatpy/commands/chvm.py:_parse_change", "xcatpy/commands/mkvm.py:_options"),
+             "test_fuzz_numbers.py::test_option_value_double_dash"),
+    KnownBug("vm-size-overflow", OverflowError, "xcatpy/virt/guest.py:size_mb",
+             "test_fuzz_numbers.py::test_vm_size_with_400_digits"),
+)
+
+
+def _deepest_product_frame(exc: BaseException) -> str | None:
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = frame.filename.replace(os.sep, "/")
+        # Generator expressions and lambdas count as the function they are written in.
+        if "/xcatpy/" in path and "/tests/" not in path and not frame.name.startswith("<"):
+            where = path[path.rindex("/xcatpy/") + 1:] + ":" + frame.name
+    return where
+
+
+def known_bug(exc: BaseException) -> KnownBug | None:
+    """The known bug `exc` is an instance of, judged by its type and where it was raised."""
+    where = _deepest_product_frame(exc)
+    for bug in KNOWN_BUGS:
+        places = bug.where if isinstance(bug.where, tuple) else (bug.where,)
+        if bug.exc is not None and isinstance(exc, bug.exc) and where in places:
+            return bug
+    return None
+
+
+def strict() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip() not in ("", "0")
+
+
+@dataclass
+class Outcome:
+    value: Any = None
+    error: BaseException | None = None      # a clean, documented error
+    bug: KnownBug | None = None              # a known product bug was hit
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.bug is None
+
+
+def attempt(target: str, call, clean: tuple[type[BaseException], ...] = ()) -> Outcome:
+    """Count one input of `target` and run it; anything but a value, a `clean` error or a
+    tolerated known bug propagates (and fails the property)."""
+    tried(target)
+    try:
+        return Outcome(value=call())
+    except clean as exc:
+        return Outcome(error=exc)
+    except Exception as exc:
+        bug = known_bug(exc)
+        if bug is None or strict():
+            raise
+        KNOWN_HITS[(target, bug.id)] += 1
+        return Outcome(bug=bug)
+
+
+def violation(target: str, bug_id: str, message: str) -> None:
+    """A property failed in the way known bug `bug_id` makes it fail: count it (or, with
+    XCATPY_FUZZ_STRICT=1, fail). Callers test for that way precisely."""
+    assert any(b.id == bug_id and b.exc is None for b in KNOWN_BUGS), bug_id
+    if strict():
+        raise AssertionError(f"{message} (known bug {bug_id})")
+    KNOWN_HITS[(target, bug_id)] += 1

@@ -1,0 +1,299 @@
+"""Fuzzing the numbers in table values and command arguments, aimed at `s.isdigit()`
+followed by `int(s)`: str.isdigit() is true for '²', '①' or '٣', int() takes only
+decimal digits ('٣' is 3, '²' raises ValueError). Each place found with
+`grep -rn isdigit xcatpy` that converts the text is a target, plus the VM size parser.
+
+Property, for each: any text gives the parsed value or the place's own clean error
+(XcatError, DriverError), never another exception; a value given is a sane number.
+"""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.fuzz.harness import attempt, fuzz_settings
+from xcatpy.boot import nodeset
+from xcatpy.commands import chvm, mkvm
+from xcatpy.drivers.base import DriverError
+from xcatpy.drivers.ipmi import credentials
+from xcatpy.errors import XcatError
+from xcatpy.net import networks
+from xcatpy.net.dhcp import view
+from xcatpy.net.dns import ddns, records, zones
+from xcatpy.net.exports import model
+from xcatpy.virt import guest, vmcommon
+
+DIGITS = [chr(c) for c in range(0x110000) if chr(c).isdigit()]
+NOT_DECIMAL = [c for c in DIGITS if not c.isdecimal()]          # '²', '①', ...
+NUMBERS = st.one_of(
+    st.integers(-5, 70_000).map(str),
+    st.text(st.sampled_from(DIGITS), min_size=1, max_size=5),
+    st.text(st.sampled_from(NOT_DECIMAL + list("0123456789")), min_size=1, max_size=4),
+    st.text(st.sampled_from(DIGITS + list("0123456789 +-.eEx_\t")), max_size=7),
+    st.sampled_from(["²", "①", "١٢٣", "٣", "0", "", " 8 ", "9" * 400, "1e3", "0x10", "1_0",
+                     "65536", "4294967296", "-1", "nan", "inf", "1.5", "512M", "2G", "--",
+                     "-"]),
+)
+
+
+def _number(got, low=None, high=None) -> None:
+    if got.ok and got.value is not None:
+        assert isinstance(got.value, int)
+        assert low is None or got.value >= low
+        assert high is None or got.value <= high
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_dhcp_view_site_lease(text):
+    got = attempt("numbers.dhcp_view", lambda: view._site(
+        [("dhcplease", text, None)], view._Resolver([]), []))
+    if got.ok:
+        assert 1 <= got.value.lease_time <= 0xFFFFFFFE
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_exports_site_lease(text):
+    _number(attempt("numbers.exports", lambda: model._lease({"dhcplease": text}),
+                    (XcatError,)), 1)
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_exports_site_httpport(text):
+    net = networks.network_from_row({"net": "10.0.0.0", "mask": "255.255.255.0",
+                                     "netname": "prov"})
+    got = attempt("numbers.exports", lambda: model.build_subnet(
+        net, {"httpport": text, "master": "10.0.0.1"}, []), (XcatError,))
+    if got.ok:
+        assert got.value.server == "10.0.0.1"
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_networks_mtu(text):
+    got = attempt("numbers.networks", lambda: networks.network_from_row(
+        {"net": "10.0.0.0", "mask": "255.255.255.0", "netname": "prov", "mtu": text}),
+        (XcatError,))
+    if got.ok:
+        assert got.value.mtu is None or got.value.mtu >= 0
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_dnsrecord_ttl(text):
+    got = attempt("numbers.dns", lambda: records.Record.from_row(
+        {"name": "n1.cluster.test", "type": "A", "value": "10.0.0.1", "node": "n1",
+         "ttl": text}))
+    if got.ok:
+        assert got.value.ttl is None or got.value.ttl >= 0
+
+
+class FakeStore:
+    def __init__(self, tables: dict[str, list[dict]]) -> None:
+        self.tables = tables
+
+    def rows(self, table: str) -> list[dict]:
+        return self.tables.get(table, [])
+
+    def get(self, table: str, key: dict):
+        return next((r for r in self.tables.get(table, [])
+                     if all(r.get(k) == v for k, v in key.items())), None)
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_dns_zone_ttl(text):
+    store = FakeStore({"site": [{"key": "domain", "value": "cluster.test"}],
+                       "dnsrecord": [{"name": "n1.cluster.test", "type": "A",
+                                      "value": "10.0.0.1", "ttl": text}]})
+    got = attempt("numbers.dns", lambda: zones.zone_data(store, "head"))
+    if got.ok:
+        assert all(0 <= ttl < 2**31 for _, _, ttl, _ in got.value.records)
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_ddns_server_port(text):
+    got = attempt("numbers.dns", lambda: ddns.parse_server(f"10.0.0.53:{text}", "site.x"),
+                  (XcatError,))
+    if got.ok:
+        assert 0 < got.value.port < 65536
+
+
+class FakeAttrs:
+    def __init__(self, site: dict[str, str] | None = None,
+                 values: dict[tuple[str, str, str], str] | None = None) -> None:
+        self._site, self._values = site or {}, values or {}
+
+    def site(self, key: str) -> str | None:
+        return self._site.get(key)
+
+    def table(self, name: str) -> dict:
+        assert name == "site"
+        return {k: {"key": k, "value": v} for k, v in self._site.items()}
+
+    def lookup(self, node: str, table: str, column: str) -> str | None:
+        return self._values.get((node, table, column))
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_site_vmmaxp(text):
+    _number(attempt("numbers.virt", lambda: vmcommon.max_parallel(
+        FakeAttrs({"vmmaxp": text}))), 1)
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_nodeset_site_httpport(text):
+    got = attempt("numbers.nodeset", lambda: nodeset.site_paths(
+        FakeAttrs({"httpport": text}), Path("/nonexistent")))
+    if got.ok:
+        assert got.value.http_port >= 0
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS)
+def test_any_ipmi_bmc_port(text):
+    got = attempt("numbers.ipmi", lambda: credentials.parse_bmc_address(f"10.0.0.9:{text}"),
+                  (DriverError,))
+    if got.ok:
+        assert 0 < got.value[1] < 65536
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS, NUMBERS)
+def test_any_vm_cpus_and_sizes(cpus, memory):
+    values = {("v1", "vm", "host"): "h1", ("v1", "vm", "cpus"): cpus,
+              ("v1", "vm", "memory"): memory}
+    identity = guest.Identity(uuid="00000000-0000-0000-0000-000000000001",
+                              macs=("42:00:00:00:00:01",))
+    got = attempt("numbers.virt", lambda: guest.guest_spec(
+        FakeAttrs(values=values), "v1", identity, toolstack="kvm"), (DriverError,))
+    if got.ok:
+        assert got.value.vcpus >= 1 and got.value.memory_mb >= 1
+    _number(attempt("numbers.virt", lambda: vmcommon.disk_size_mb(memory, "mkvm -s"),
+                    (DriverError,)), 1)
+
+
+@fuzz_settings(weight=0.5)
+@given(NUMBERS, NUMBERS)
+def test_any_chvm_and_mkvm_options(cpus, memory):
+    for module, parse in ((chvm, chvm._parse_change), (mkvm, mkvm._options)):
+        def run(module=module, parse=parse):
+            return parse(module._parser.parse(["v1", f"--cpus={cpus}", f"--mem={memory}"]))
+        attempt("numbers.vm_commands", run, (XcatError,))
+
+
+# -- regressions: '²' is a digit to isdigit(), not to int() --------------------------------
+
+def _xfail(where: str, what: str):
+    return pytest.mark.xfail(strict=True, reason=f"product bug: {where} tests "
+                             f"{what} with str.isdigit() and then calls int(), which raises "
+                             "ValueError for '²' (isdigit() is also true for superscripts "
+                             "and circled digits)")
+
+
+@_xfail("DhcpView _site (xcatpy/net/dhcp/view.py:189)", "site.dhcplease")
+def test_dhcp_view_lease_time():
+    view._site([("dhcplease", "²", None)], view._Resolver([]), [])
+
+
+@_xfail("_lease (xcatpy/net/exports/model.py:107)", "site.dhcplease")
+def test_exports_lease_time():
+    with pytest.raises(XcatError):
+        model._lease({"dhcplease": "²"})
+
+
+@_xfail("build_subnet (xcatpy/net/exports/model.py:126)", "site.httpport")
+def test_exports_http_port():
+    net = networks.network_from_row({"net": "10.0.0.0", "mask": "255.255.255.0"})
+    model.build_subnet(net, {"httpport": "²", "master": "10.0.0.1"}, [])
+
+
+@_xfail("network_from_row (xcatpy/net/networks.py:97, converted at :110)", "networks.mtu")
+def test_networks_mtu():
+    with pytest.raises(XcatError):
+        networks.network_from_row({"net": "10.0.0.0", "mask": "255.255.255.0", "mtu": "²"})
+
+
+@_xfail("Record.from_row (xcatpy/net/dns/records.py:42)", "dnsrecord.ttl")
+def test_dnsrecord_ttl():
+    records.Record.from_row({"name": "n1", "type": "A", "value": "10.0.0.1", "ttl": "²"})
+
+
+@_xfail("zone_data (xcatpy/net/dns/zones.py:248)", "dnsrecord.ttl")
+def test_dns_zone_record_ttl():
+    zones.zone_data(FakeStore({"dnsrecord": [{"name": "n1.cluster.test", "type": "A",
+                                              "value": "10.0.0.1", "ttl": "²"}]}), "head")
+
+
+@_xfail("parse_server (xcatpy/net/dns/ddns.py:73)", "the port of a DDNS server")
+def test_ddns_server_port():
+    with pytest.raises(XcatError):
+        ddns.parse_server("10.0.0.53:²", "site.x")
+
+
+@_xfail("max_parallel (xcatpy/virt/vmcommon.py:41)", "site.vmmaxp")
+def test_site_vmmaxp():
+    vmcommon.max_parallel(FakeAttrs({"vmmaxp": "²"}))
+
+
+@_xfail("site_paths (xcatpy/boot/nodeset.py:37)", "site.httpport")
+def test_nodeset_http_port():
+    nodeset.site_paths(FakeAttrs({"httpport": "²"}), Path("/nonexistent"))
+
+
+@_xfail("parse_bmc_address (xcatpy/drivers/ipmi/credentials.py:86)", "the ipmi.bmc port")
+def test_ipmi_bmc_port():
+    with pytest.raises(DriverError):
+        credentials.parse_bmc_address("10.0.0.9:²")
+
+
+@_xfail("guest_spec (xcatpy/virt/guest.py:156)", "vm.cpus")
+def test_vm_cpus():
+    with pytest.raises(DriverError):
+        guest.guest_spec(FakeAttrs(values={("v1", "vm", "host"): "h1",
+                                           ("v1", "vm", "cpus"): "²"}), "v1",
+                         guest.Identity("u", ("42:00:00:00:00:01",)), toolstack="kvm")
+
+
+@_xfail("chvm _parse_change (xcatpy/commands/chvm.py:112)", "--cpus")
+def test_chvm_cpus():
+    with pytest.raises(XcatError):
+        chvm._parse_change(chvm._parser.parse(["v1", "--cpus=²"]))
+
+
+@_xfail("mkvm _options (xcatpy/commands/mkvm.py:67)", "--cpus")
+def test_mkvm_cpus():
+    with pytest.raises(XcatError):
+        mkvm._options(mkvm._parser.parse(["v1", "--cpus=²"]))
+
+
+@pytest.mark.xfail(strict=True, reason="product bug: CommandParser.parse "
+                   "(xcatpy/commands/options.py:31) returns what argparse 3.11 makes of "
+                   "`--opt=--`: it drops the '--' as an end-of-options marker and stores [] "
+                   "(a list) as the option's value; `chvm v1 --mem=--` then fails with "
+                   "AttributeError in _parse_change (chvm.py:106), `mkvm v1 --cpus=--` in "
+                   "_options (mkvm.py:67); so do `lsdef -i=--` and `revacuate n1 "
+                   "--per-source=--` (a sweep of every command's options with '=--')")
+def test_option_value_double_dash():
+    with pytest.raises(XcatError):
+        chvm._parse_change(chvm._parser.parse(["v1", "--mem=--"]))
+
+
+@pytest.mark.xfail(strict=True, reason="product bug: size_mb (xcatpy/virt/guest.py:52) "
+                   "reads the number with float(), which gives inf for 400 digits; "
+                   "int(inf * factor) raises OverflowError instead of GuestError "
+                   "(vm.memory, vm.maxmem, mkvm/chvm --mem and -s/-a)")
+def test_vm_size_with_400_digits():
+    with pytest.raises(DriverError):
+        guest.size_mb("9" * 400, "mkvm --mem")
+
+
+def test_the_unicode_digits_are_there():
+    assert "²" in NOT_DECIMAL and "①" in NOT_DECIMAL and "٣" in DIGITS
