@@ -242,9 +242,7 @@ def test_parse_ipv4_gives_an_address_or_value_error(text):
             violation("dhcp.parse_ipv4", "dhcp-parse-ipv4-unicode", f"{text!r} accepted")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: parse_ipv4 (xcatpy/net/dhcp/packet.py:236) "
-                   "checks parts with str.isdigit() and int(), which take Unicode digits: "
-                   "the table value '١٠.0.0.1' (Arabic-Indic digits) is read as 10.0.0.1")
+# Was a bug: str.isdigit() took Arabic-Indic digits (fixed with xcatpy.digits).
 def test_parse_ipv4_refuses_unicode_digits():
     with pytest.raises(ValueError):
         p.parse_ipv4("١٠.0.0.1")

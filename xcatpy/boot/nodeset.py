@@ -14,6 +14,7 @@ from xcatpy.boot.bootspec import BootPlanner, Endpoint, image_files
 from xcatpy.boot.chainstate import BootState, advance, set_states, state_of
 from xcatpy.boot.osimage import ImageInfo, image_for_node
 from xcatpy.boot.templates import render_answer_file
+from xcatpy.digits import decimal
 from xcatpy.errors import XcatError
 
 
@@ -34,7 +35,7 @@ def site_paths(attrs, state_dir: Path) -> SitePaths:
     port = value("httpport") or "80"
     return SitePaths(Path(value("installdir") or state_dir / "install"),
                      Path(value("tftpdir") or state_dir / "tftpboot"),
-                     value("master") or "127.0.0.1", int(port) if port.isdigit() else 80)
+                     value("master") or "127.0.0.1", decimal(port) or 80)
 
 
 class NodeSetter:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from xcatpy.commands.base import Context
 from xcatpy.commands.options import CommandParser
+from xcatpy.digits import decimal
 from xcatpy.drivers.base import DriverError
 from xcatpy.errors import UsageError
 from xcatpy.virt import capacity, vmcommon
@@ -109,9 +110,10 @@ def _parse_change(opts) -> _Change:
     except DriverError as exc:
         raise UsageError(str(exc)) from None
     if opts.cpus is not None:
-        if not opts.cpus.strip().isdigit() or int(opts.cpus) < 1:
+        cpus = decimal(opts.cpus.strip())
+        if not cpus:
             raise UsageError(f"chvm --cpus is not a positive number: '{opts.cpus}'")
-        change.cpus = int(opts.cpus)
+        change.cpus = cpus
     deregister, purge = _items(opts.deldisk), _items(opts.purge)
     change.remove = deregister + purge
     change.purge = bool(purge)

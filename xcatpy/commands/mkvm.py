@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from xcatpy.commands.base import Context
 from xcatpy.commands.options import CommandParser
+from xcatpy.digits import decimal
 from xcatpy.drivers.base import DriverError
 from xcatpy.errors import UsageError
 from xcatpy.virt import vmcommon
@@ -64,7 +65,7 @@ def _options(opts) -> tuple[int | None, dict[str, str]]:
     except DriverError as exc:
         raise UsageError(str(exc)) from None
     if opts.cpus is not None:
-        if not opts.cpus.strip().isdigit() or int(opts.cpus) < 1:
+        if not decimal(opts.cpus.strip()):
             raise UsageError(f"mkvm --cpus is not a positive number: '{opts.cpus}'")
         vm_values["cpus"] = opts.cpus.strip()
     return disk_mb, vm_values

@@ -5,6 +5,7 @@ See xcatpy/virt/evacuation.py (live) and xcatpy/virt/recovery.py (-f) for how.
 
 from xcatpy.commands.base import Context
 from xcatpy.commands.options import CommandParser
+from xcatpy.digits import decimal
 from xcatpy.errors import UsageError
 from xcatpy.virt import migration
 from xcatpy.virt.evacuation import Evacuation
@@ -32,9 +33,10 @@ _parser.add_argument("--per-dest", dest="per_dest")
 def _count(text: str | None, option: str, default: int) -> int:
     if text is None:
         return default
-    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
+    count = decimal(text.strip())
+    if not count:
         raise UsageError(f"revacuate: {option} is not a positive number: '{text}'")
-    return int(text)
+    return count
 
 
 def run(ctx: Context) -> int:

@@ -11,6 +11,7 @@ import netaddr
 
 from xcatpy.db.attrs import split_list
 from xcatpy.db.store import Store
+from xcatpy.digits import decimal
 from xcatpy.errors import XcatError
 
 # networks.gateway (and tftpserver, nameservers) may name the head node's own address on
@@ -94,7 +95,7 @@ def network_from_row(row: dict) -> Network:
             raise XcatError(f"networks table: network '{label}' dynamicrange {r} is not "
                             f"inside {cidr}")
     mtu = (row.get("mtu") or "").strip()
-    if mtu and not mtu.isdigit():
+    if mtu and decimal(mtu) is None:
         raise XcatError(f"networks table: network '{label}' has an invalid mtu '{mtu}'")
     return Network(
         name=row.get("netname") or f"{cidr.network}-{cidr.prefixlen}",
@@ -106,7 +107,7 @@ def network_from_row(row: dict) -> Network:
         nameservers=tuple(split_list(row.get("nameservers"))),
         ntpservers=tuple(split_list(row.get("ntpservers"))),
         domain=row.get("domain") or None,
-        mtu=int(mtu) if mtu else None,
+        mtu=decimal(mtu),
         dynamic=dynamic,
     )
 

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from xcatpy.db.attrs import split_list
+from xcatpy.digits import decimal
 from xcatpy.drivers.base import DriverError
 from xcatpy.virt.model import Disk, GuestSpec, Nic
 
@@ -153,7 +154,7 @@ def guest_spec(attrs, node: str, identity: Identity, *, toolstack: str,
     if maxmem < memory:
         raise GuestError(f"{node}: vm.maxmem ({maxmem} MB) is below vm.memory ({memory} MB)")
     cpus_text = attrs.lookup(node, "vm", "cpus") or str(DEFAULT_VCPUS)
-    if not cpus_text.isdigit() or int(cpus_text) < 1:
+    if not decimal(cpus_text):
         raise GuestError(f"{node}: vm.cpus is not a positive number: '{cpus_text}'")
     bridges = nic_bridges(attrs, node, host, toolstack)
     if max_nics is not None and len(bridges) > max_nics:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from xcatpy.digits import decimal
 from xcatpy.drivers.base import DriverError
 from xcatpy.virt.guest import (
     GuestError,
@@ -38,7 +39,7 @@ _NO_MAC = "00:00:00:00:00:00"
 
 def max_parallel(attrs) -> int:
     text = attrs.site("vmmaxp") or ""
-    return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_VMMAXP
+    return decimal(text) or DEFAULT_VMMAXP
 
 
 def disk_size_mb(text: str, what: str) -> int:

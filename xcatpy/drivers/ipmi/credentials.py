@@ -20,6 +20,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
+from xcatpy.digits import decimal
 from xcatpy.drivers.base import DriverError
 
 IPMI_PORT = 623
@@ -83,9 +84,9 @@ def parse_bmc_address(value: str) -> tuple[str, int]:
         raise DriverError(f"ipmi.bmc '{value}' has no host")
     port = IPMI_PORT
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        port = decimal(port_text) or 0
+        if not 0 < port < 65536:
             raise DriverError(f"ipmi.bmc '{value}' has an invalid port '{port_text}'")
-        port = int(port_text)
     return host, port
 
 

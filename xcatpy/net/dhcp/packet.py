@@ -11,6 +11,8 @@ to write back); callers convert with `ip_int`/`ip_str` where they need arithmeti
 import socket
 import struct
 
+from xcatpy.digits import decimal
+
 BOOTREQUEST, BOOTREPLY = 1, 2
 HTYPE_ETHERNET = 1
 MAGIC_COOKIE = b"\x63\x82\x53\x63"
@@ -232,13 +234,12 @@ def ip_bytes(text: str) -> bytes:
 def parse_ipv4(text: str | None) -> int:
     """A dotted quad, strictly: four decimal parts (inet_aton would also take '10.1' and
     read '010.0.0.1' as octal, neither of which a table value means)."""
-    parts = (text or "").strip().split(".")
-    if len(parts) != 4 or not all(x.isdigit() and len(x) <= 3 and int(x) < 256
-                                  for x in parts):
+    octets = [decimal(x) if len(x) <= 3 else None for x in (text or "").strip().split(".")]
+    if len(octets) != 4 or any(o is None or o > 255 for o in octets):
         raise ValueError(f"'{text}' is not an IPv4 address")
     value = 0
-    for x in parts:
-        value = value << 8 | int(x)
+    for octet in octets:
+        value = value << 8 | octet
     return value
 
 

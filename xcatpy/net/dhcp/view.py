@@ -14,6 +14,7 @@ from xcatpy.boot.nodeindex import normalize_mac
 from xcatpy.db.attrs import NodeAttrs, split_list
 from xcatpy.db.schema import TABLES, is_enabled
 from xcatpy.db.store import Store
+from xcatpy.digits import decimal
 from xcatpy.errors import XcatError
 from xcatpy.net.dhcp.packet import parse_ipv4
 from xcatpy.net.networks import XCATMASTER, network_from_row
@@ -186,8 +187,9 @@ def _site(rows, resolver: "_Resolver", warnings: list[str]) -> SiteSettings:
     lease = site.get("dhcplease") or ""
     lease_time = DEFAULT_LEASE_TIME
     if lease:
-        if lease.isdigit() and int(lease) > 0:
-            lease_time = min(int(lease), 0xFFFFFFFE)
+        seconds = decimal(lease)
+        if seconds:
+            lease_time = min(seconds, 0xFFFFFFFE)
         else:
             warnings.append(f"site.dhcplease '{lease}' is not a number of seconds; using "
                             f"{DEFAULT_LEASE_TIME}")

@@ -29,6 +29,7 @@ import dns.tsig
 import dns.update
 import netaddr
 
+from xcatpy.digits import decimal
 from xcatpy.errors import XcatError
 from xcatpy.net.dns.records import Record
 from xcatpy.net.dns.zones import DEFAULT_TTL, normalize, zone_for
@@ -70,7 +71,7 @@ def parse_server(text: str, where: str) -> UpdateServer:
             port = rest[1:]
     elif text.count(":") == 1:
         host, _, port = text.partition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not 0 < (decimal(port) or 0) < 65536:
         raise XcatError(f"{where} '{text}' is not host, host:port or [address]:port")
     try:
         address = str(netaddr.IPAddress(host, flags=netaddr.INET_PTON))

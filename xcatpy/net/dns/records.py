@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from xcatpy.digits import decimal
 from xcatpy.net.dns.zones import normalize, reverse_name
 from xcatpy.net.nodenet import NodeAddress, Problem
 
@@ -39,7 +40,7 @@ class Record:
         ttl = (row.get("ttl") or "").strip()
         return cls(row.get("name") or "", (row.get("type") or "").upper(),
                    row.get("value") or "", row.get("node") or "",
-                   int(ttl) if ttl.isdigit() else None)
+                   decimal(ttl))
 
     def __str__(self) -> str:
         return f"{self.name} {self.type} {self.value}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import netaddr
 
+from xcatpy.digits import decimal
 from xcatpy.net.networks import Network, network_from_row
 
 DEFAULT_TTL = 3600
@@ -245,7 +246,8 @@ def zone_data(store, host_name: str, problems: list[str] | None = None) -> ZoneD
                 not _valid_value(rtype, value):
             continue        # a hand-edited row that cannot go on the wire
         ttl = (row.get("ttl") or "").strip()
-        ttl_s = int(ttl) if ttl.isdigit() and int(ttl) < 2**31 else DEFAULT_TTL
+        seconds = decimal(ttl)
+        ttl_s = seconds if seconds is not None and seconds < 2**31 else DEFAULT_TTL
         records.append((name, rtype, ttl_s, normalize(value) if rtype == "PTR" else value))
     ns_name, ns_ip = name_server(_site(store, "master"), domain, host_name, records)
     # The name server's own name must resolve where we are its zone (xCAT's zone files

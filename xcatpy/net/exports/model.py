@@ -17,6 +17,7 @@ import netaddr
 from xcatpy.boot import urls
 from xcatpy.boot.nodeindex import normalize_mac
 from xcatpy.db.attrs import split_list
+from xcatpy.digits import decimal
 from xcatpy.errors import XcatError
 from xcatpy.net.dhcp import bootselect
 from xcatpy.net.networks import XCATMASTER, Network, network_for
@@ -104,9 +105,10 @@ def _lease(site: dict[str, str]) -> int:
     text = (site.get("dhcplease") or "").strip()
     if not text:
         return DEFAULT_LEASE
-    if not text.isdigit() or int(text) == 0:
+    seconds = decimal(text)
+    if not seconds:
         raise XcatError(f"site.dhcplease '{text}' is not a number of seconds")
-    return int(text)
+    return seconds
 
 
 def tag_for(cidr: netaddr.IPNetwork) -> str:
@@ -123,7 +125,7 @@ def build_subnet(net: Network, site: dict[str, str], local: list[netaddr.IPAddre
     port = (site.get("httpport") or "80").strip()
     ipxe_url = None
     if server:
-        ipxe_url = urls.http_base(server, int(port) if port.isdigit() else 80) + urls.IPXE_PATH
+        ipxe_url = urls.http_base(server, decimal(port) or 80) + urls.IPXE_PATH
     return Subnet(
         network=net,
         tag=tag_for(net.cidr),
