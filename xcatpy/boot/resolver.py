@@ -186,7 +186,12 @@ class BootResolver:
                 else:
                     follower.callback(result)
             return result
-        return self.executor.read(work).addBoth(settle)
+        try:
+            started = self.executor.read(work)
+        except BaseException:
+            del self._inflight[key]     # else every later request for it would wait forever
+            raise
+        return started.addBoth(settle)
 
     def _by_mac(self, loader: str):
         def generate(match: re.Match, client, local: str):
