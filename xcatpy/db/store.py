@@ -235,11 +235,9 @@ class Store:
         if not status or not updates or not set(updates) <= status:
             return tab.name
         # Status columns only; still a new node if any of these rows is new.
-        keys = [tuple(r[k] for k in tab.keys) for r in rows]
-        where = " AND ".join(f"[{k}] = ?" for k in tab.keys)
-        for key in keys:
-            if self.conn.execute(f"SELECT 1 FROM [{tab.name}] WHERE {where}", key).fetchone() \
-                    is None:
+        sql = f"SELECT 1 FROM [{tab.name}] WHERE {_where_keys(tab.keys)}"
+        for row in rows:
+            if self.conn.execute(sql, [row[k] for k in tab.keys]).fetchone() is None:
                 return tab.name
         return f"{tab.name}:status"
 
