@@ -19,7 +19,6 @@ phase and the reason; the others go on.
 """
 
 import asyncio
-import os
 import random
 import re
 import socket
@@ -510,6 +509,3 @@ def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-
-__all__ = ["PHASES", "NodeResult", "SimNode", "Target", "file_prefix", "os",
-           "raise_fd_limit", "storm"]
