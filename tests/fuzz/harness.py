@@ -82,29 +82,6 @@ class KnownBug:
 
 
 KNOWN_BUGS: tuple[KnownBug, ...] = (
-    # noderange
-    KnownBug("noderange-regex-overflow", OverflowError, "xcatpy/db/noderange.py:_regex",
-             "test_fuzz_noderange.py::test_regex_atom_with_huge_repeat"),
-    KnownBug("noderange-regex-recursion", RecursionError, "xcatpy/db/noderange.py:_regex",
-             "test_fuzz_noderange.py::test_regex_atom_nested_too_deep"),
-    KnownBug("noderange-range-digits", ValueError, "xcatpy/db/noderange.py:_numbers",
-             "test_fuzz_noderange.py::test_range_with_over_4300_digits"),
-    KnownBug("noderange-plus-digits", ValueError, "xcatpy/db/noderange.py:_plus",
-             "test_fuzz_noderange.py::test_plus_range_with_over_4300_digits"),
-    KnownBug("natural-sort-digits", ValueError, "xcatpy/db/natural.py:natural_key",
-             "test_fuzz_noderange.py::test_new_name_with_over_4300_digits"),
-    KnownBug("selector-regex-overflow", OverflowError, "xcatpy/db/selectors.py:parse_selector",
-             "test_fuzz_noderange.py::test_selector_with_huge_repeat"),
-    KnownBug("selector-regex-recursion", RecursionError,
-             "xcatpy/db/selectors.py:parse_selector",
-             "test_fuzz_noderange.py::test_selector_regex_nested_too_deep"),
-    # regular-expression table values
-    KnownBug("regexattr-overflow", OverflowError, "xcatpy/db/regexattr.py:_python_regex",
-             "test_fuzz_regexattr.py::test_pattern_with_huge_repeat"),
-    KnownBug("regexattr-literal-digits", ValueError, "xcatpy/db/regexattr.py:_perl_literal",
-             "test_fuzz_regexattr.py::test_number_with_over_4300_digits"),
-    KnownBug("regexattr-group-digits", ValueError, "xcatpy/db/regexattr.py:_primary",
-             "test_fuzz_regexattr.py::test_group_number_with_over_4300_digits"),
     # DNS
     KnownBug("dns-name-encode", ValueError, "xcatpy/net/dns/server.py:datagram",
              "test_fuzz_dns.py::test_question_name_twisted_cannot_write"),
@@ -125,10 +102,6 @@ KNOWN_BUGS: tuple[KnownBug, ...] = (
              "test_fuzz_boot.py::test_normalize_mac_refuses_blank_pairs"),
     KnownBug("monitor-timeout-left", None, "xcatpy/boot/monitor.py:MonitorProtocol",
              "test_fuzz_boot.py::test_monitor_cancels_its_timeout_when_the_connection_ends"),
-    KnownBug("noderange-unicode-digits", None, "xcatpy/db/noderange.py:_span",
-             "test_fuzz_noderange.py::test_ranges_of_unicode_digits_make_no_ascii_names"),
-    KnownBug("template-recursion", RecursionError, "xcatpy/boot/templates.py:render_template",
-             "test_fuzz_directives.py::test_deeply_nested_jinja_is_a_template_error"),
     KnownBug("userfiles-unlink", OSError, "xcatpy/userfiles.py:write_user_file",
              "test_fuzz_api.py::test_write_user_file_name_too_long"),
     # argparse (3.11) turns `--opt=--` into [] and CommandParser passes it on

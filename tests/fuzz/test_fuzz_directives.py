@@ -42,7 +42,9 @@ JINJA = ["{{ node }}", "{{ 7*7 }}", "{% if node %}x{% endif %}", "{#", "}}", "{{
          "{{ nosuch }}", "{{ site.timezone }}", "{{ node | upper }}",
          "{{ ''.__class__ }}", "{% include 'inc.tmpl' %}", "{% include 'nosuch' %}",
          "{{ 1/0 }}", "{{ 'a' + 1 }}", "{{ [1][5] }}", "{% for x in range(3) %}{{x}}{% endfor %}",
-         "{{ " + "(" * 40 + "1" + ")" * 40 + " }}", "{{ " + "[" * 1000 + "]" * 1000 + " }}"]
+         "{{ " + "(" * 40 + "1" + ")" * 40 + " }}", "{{ " + "[" * 1000 + "]" * 1000 + " }}",
+         "{% for x in [1] %}" * 25 + "{% endfor %}" * 25,
+         "{% if node %}" * 120 + "{% endif %}" * 120]
 PIECES = st.one_of(
     st.sampled_from(GOOD), st.sampled_from(GOOD), st.sampled_from(BAD),
     st.sampled_from(["\n", "\n", " ", "#", "# comment #HOSTNAME#\n", "  #", "text", ":", "$",
@@ -119,10 +121,10 @@ def test_render_gives_the_text_or_a_template_error(cluster, text, name, node):
         assert isinstance(got.value.text, str)
 
 
-def _render(store, base, tdir, text: str):
+def _render(store, base, tdir, text: str, name: str = "deep.tmpl"):
     from dataclasses import replace
 
-    path = tdir / "deep.tmpl"
+    path = tdir / name
     path.write_text(text)
     attrs = NodeAttrs(store)
     image = replace(image_for_node(attrs, "node01"), template=str(path))
@@ -130,11 +132,33 @@ def _render(store, base, tdir, text: str):
                            installdir=base / "install", env={})
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: render_template "
-                   "(xcatpy/boot/templates.py:267) turns Jinja, directive, type, value and "
-                   "lookup errors into TemplateError but not RecursionError: a template with "
-                   "an expression nested 1000 deep ('{{ ((((...1)))) }}') or 300 nested "
-                   "{% if %} escapes as RecursionError (a 500 on /install/autoinst/<node>)")
 def test_deeply_nested_jinja_is_a_template_error(cluster):
     with pytest.raises(XcatError):
         _render(*cluster, "{{ " + "(" * 1000 + "1" + ")" * 1000 + " }}")
+
+
+@pytest.mark.parametrize("name, text, why", [
+    ("parens.tmpl", "{{ " + "(" * 1000 + "1" + ")" * 1000 + " }}", "the stack ran out"),
+    ("lists.tmpl", "{{ " + "[" * 1000 + "]" * 1000 + " }}", "the stack ran out"),
+    ("ifs.tmpl", "{% if node %}" * 300 + "x" + "{% endif %}" * 300, "the stack ran out"),
+    # Python's compiler refuses what Jinja makes of these, with a SyntaxError of its own.
+    ("ifs100.tmpl", "{% if node %}" * 100 + "x" + "{% endif %}" * 100,
+     "too many levels of indentation"),
+    ("fors.tmpl", "{% for x in [1] %}" * 30 + "x" + "{% endfor %}" * 30,
+     "too many statically nested blocks"),
+])
+def test_nesting_too_deep_names_node_and_template(cluster, name, text, why):
+    store, base, tdir = cluster
+    with pytest.raises(TemplateError) as exc:
+        _render(*cluster, text, name)
+    assert exc.value.message == (f"node01: template {tdir / name}: expressions or blocks "
+                                 f"are nested too deeply ({why}); flatten them")
+    # Nothing is left half-compiled: the same environment renders the next template.
+    assert _render(*cluster, "{% if node %}{{ node }}{% endif %}", "after.tmpl").text == \
+        "node01"
+
+
+def test_nesting_within_pythons_limits_renders(cluster):
+    text = "{% for x in [1] %}" * 15 + "{{ " + "(" * 40 + "node" + ")" * 40 + " }}" + \
+        "{% endfor %}" * 15
+    assert _render(*cluster, text, "nested-ok.tmpl").text == "node01"

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.harness import attempt, fuzz_settings, tried, violation
+from tests.fuzz.harness import attempt, fuzz_settings, tried
 from xcatpy.db.attrs import NodeAttrs
 from xcatpy.db.natural import natural_sorted
 from xcatpy.db.noderange import NodeRange, file_entries, parse
@@ -189,10 +189,8 @@ def check_expand(attrs, text: str) -> None:
             assert again.value == names
         elif "^" not in text and not any(c.isascii() and c.isdigit() for c in text) and \
                 any(c.isascii() and c.isdigit() for n in names for c in n):
-            # Digits of other scripts were counted as numbers (known bug)
-            assert any(c.isdigit() for c in text)
-            violation("noderange.expand", "noderange-unicode-digits",
-                      f"{text!r} gave {names[:5]}")
+            raise AssertionError(f"digits of other scripts counted as numbers: {text!r} "
+                                 f"gave {names[:5]}")
 
 
 @fuzz_settings()
@@ -230,71 +228,41 @@ def _fresh(attrs) -> NodeRange:
     return NodeRange(attrs, read_file=_read_file)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: NodeRange._regex "
-                   "(xcatpy/db/noderange.py:442) catches re.error only; re.compile raises "
-                   "OverflowError for a repeat count over 2**32-1, so '/n{4294967296}' is a "
-                   "crash instead of NoderangeError")
 def test_regex_atom_with_huge_repeat(attrs):
     with pytest.raises(XcatError):
         _fresh(attrs).expand("/n{4294967296}")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: NodeRange._regex "
-                   "(xcatpy/db/noderange.py:442) lets RecursionError out of re.compile for "
-                   "a regex nested 500 deep (the noderange parser's own MAX_NESTING does "
-                   "not see parentheses inside a regex atom)")
 def test_regex_atom_nested_too_deep(attrs):
     with pytest.raises(XcatError):
         _fresh(attrs).expand("/" + "(" * 500 + "n1" + ")" * 500)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: _numbers (xcatpy/db/noderange.py:201) "
-                   "calls int() on the ends of a range before checking their size; int() "
-                   "refuses more than 4300 digits with ValueError, which escapes instead of "
-                   "NoderangeError ('n[1-<4400 nines>]', 'n1-n<4400 nines>', 'n1:n...')")
 def test_range_with_over_4300_digits(attrs):
     with pytest.raises(XcatError):
         _fresh(attrs).expand("n[1-" + "9" * 4400 + "]", must_exist=False)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: _plus (xcatpy/db/noderange.py:281) "
-                   "calls int() on a 4400-digit count or start: ValueError escapes")
 def test_plus_range_with_over_4300_digits(attrs):
     with pytest.raises(XcatError):
         _fresh(attrs).expand("n1+" + "9" * 4400, must_exist=False)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: natural_key (xcatpy/db/natural.py:12) "
-                   "sorts digit runs with int(), which refuses more than 4300 digits: "
-                   "nodeadd's must_exist=False expansion of a 4400-digit name raises "
-                   "ValueError (any natural_sorted() of such a name does)")
 def test_new_name_with_over_4300_digits(attrs):
     with pytest.raises(XcatError):
         _fresh(attrs).expand("9" * 4400, must_exist=False)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: parse_selector "
-                   "(xcatpy/db/selectors.py:68) catches re.error only: 'mgt=~a{4294967296}' "
-                   "raises OverflowError from re.compile (in noderanges, nodels/lsdef -w, "
-                   "dynamic groups)")
 def test_selector_with_huge_repeat(attrs):
     with pytest.raises(XcatError):
         _fresh(attrs).expand("mgt=~a{4294967296}")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: parse_selector "
-                   "(xcatpy/db/selectors.py:68) lets RecursionError out of re.compile for a "
-                   "value nested 1000 deep")
 def test_selector_regex_nested_too_deep(attrs):
     with pytest.raises(XcatError):
         _fresh(attrs).expand("groups=~" + "(" * 1000 + ")" * 1000)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: _DIGITS and _PLUS_FRONT "
-                   "(xcatpy/db/noderange.py:38-39) use \\d without re.ASCII, so digits of "
-                   "other scripts count as numbers and come out as ASCII: nodeadd 'n١-n٣' "
-                   "(Arabic-Indic) creates n1, n2, n3; 'n١+2' the same (NodeRange._span, "
-                   "_plus)")
 def test_ranges_of_unicode_digits_make_no_ascii_names(attrs):
     for text in ("n١-n٣", "n١+2", "n١:n٣"):
         try:

@@ -101,27 +101,16 @@ def test_arithmetic_is_perl_integer_arithmetic(n, k, op, negate, width):
 
 # -- regressions -----------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="product bug: _python_regex "
-                   "(xcatpy/db/regexattr.py:186) catches re.error and RecursionError but not "
-                   "OverflowError, which re.compile raises for a repeat count over 2**32-1: "
-                   "'/a{4294967296}/x/' (and '|a{4294967296}|x|') crash validate and evaluate")
 def test_pattern_with_huge_repeat():
     with pytest.raises(XcatError):
         regexattr.validate("/a{4294967296}/x/")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: _perl_literal "
-                   "(xcatpy/db/regexattr.py:365) converts a decimal literal with int() "
-                   "outside its try: over 4300 digits int() raises ValueError, which escapes "
-                   "validate/evaluate instead of XcatError")
 def test_number_with_over_4300_digits():
     with pytest.raises(XcatError):
         regexattr.validate("|(" + "1" * 4400 + ")|")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: _Parser._primary "
-                   "(xcatpy/db/regexattr.py:338) does int() on a group number of any "
-                   "length: '$' and 4400 digits raise ValueError instead of XcatError")
 def test_group_number_with_over_4300_digits():
     with pytest.raises(XcatError):
         regexattr.validate("|n(\\d+)|($" + "1" * 4400 + ")|")

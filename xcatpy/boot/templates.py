@@ -267,4 +267,11 @@ def render_template(path: Path, attrs, node: str, image: ImageInfo, *, master: s
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         # A template doing arithmetic on text, indexing past the end, ...
         raise _translate(exc, node, path) from None
+    except (RecursionError, SyntaxError) as exc:
+        # Jinja's parser and compiler recurse (an expression nested a hundred deep exhausts
+        # the stack), and Python refuses the code Jinja makes of deeply nested blocks (20
+        # loops: "too many statically nested blocks"; 100 ifs: IndentationError).
+        why = exc.msg if isinstance(exc, SyntaxError) else "the stack ran out"
+        raise TemplateError(f"{node}: template {path}: expressions or blocks are nested "
+                            f"too deeply ({why}); flatten them") from None
     return RenderedAnswer(text=text, template=path, secret=state.secret)

@@ -15,11 +15,12 @@ wins; parentheses open a new level.
 Deliberate departures from xCAT's NodeRange.pm, which behaves by accident here:
 reversed ranges and ranges whose ends have different zero-padded widths are errors, not
 guesses; `a,,b` skips the empty item instead of dropping everything after it; a file's
-lines form one sub-list, so a `-name` line excludes from the file's own names.
+lines form one sub-list, so a `-name` line excludes from the file's own names. Only
+ASCII digits count (`n١-n٣` is a name, not n1..n3), and a number longer than a host name
+label could hold (63 digits) is an error rather than arithmetic on it.
 """
 
 import re
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import product
@@ -28,15 +29,18 @@ from math import prod
 from xcatpy.db.attrs import NodeAttrs
 from xcatpy.db.natural import natural_sorted
 from xcatpy.db.selectors import Selector, parse_criterion, parse_selector, split_wherevals
+from xcatpy.db.userregex import BadRegex, compile_user_regex
 from xcatpy.errors import NoderangeError, XcatError
 
 NODE_PREFIX = "node"       # xCAT's prefix for bare numbers (`10-20`, `10+3`)
 MAX_RANGE = 1_000_000      # names one range may produce: beyond this it is a typo
 MAX_LISTED = 100           # unknown names quoted in the error before summarising
 MAX_NESTING = 50           # parentheses deep enough to exhaust the stack are not a noderange
+MAX_NAME_DIGITS = 63       # a number to count with: no host name label holds a longer one
 
-_DIGITS = re.compile(r"(\d+)")
-_PLUS_FRONT = re.compile(r"(.*?)(\d+)(\D*)", re.S)
+# Only ASCII digits are numbers to count with: `n١-n٣` is two names, not n1..n3.
+_DIGITS = re.compile(r"(\d+)", re.ASCII)
+_PLUS_FRONT = re.compile(r"(.*?)(\d+)(\D*)", re.S | re.ASCII)
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 
 
@@ -190,6 +194,19 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _check_digits(number: str, label: str) -> None:
+    # Before any int(): it refuses over 4300 digits, and no node name holds such a number.
+    if len(number) > MAX_NAME_DIGITS:
+        raise NoderangeError(f"Invalid noderange '{label}': a number of {len(number):,} "
+                             f"digits is longer than any node name's (at most {MAX_NAME_DIGITS})")
+
+
+def _bare_number(number: str, label: str) -> str:
+    """`5` is node5."""
+    _check_digits(number, label)
+    return NODE_PREFIX + number
+
+
 def _check_size(count: int, label: str) -> None:
     if count > MAX_RANGE:
         raise NoderangeError(f"Invalid range '{label}': it names {count:,} nodes, more than "
@@ -198,6 +215,8 @@ def _check_size(count: int, label: str) -> None:
 
 def _numbers(lo_text: str, hi_text: str, label: str) -> list[str]:
     """The numbers lo..hi as text, zero-padded to lo's width (a no-op when unpadded)."""
+    _check_digits(lo_text, label)
+    _check_digits(hi_text, label)
     lo, hi = int(lo_text), int(hi_text)
     if lo > hi:
         raise NoderangeError(f"Invalid range '{label}': it runs backwards ({lo_text} is "
@@ -278,6 +297,8 @@ def _plus(text: str) -> list[str] | None:
     if m is None or not _is_number(count):
         return None
     prefix, start, suffix = m.groups()
+    _check_digits(start, text)
+    _check_digits(count, text)
     lo = int(start)
     _check_size(int(count) + 1, text)
     return [prefix + str(n).zfill(len(start)) + suffix
@@ -383,7 +404,7 @@ class NodeRange:
         if found is not None:
             return found
         if _is_number(text):
-            return self._names([NODE_PREFIX + text])
+            return self._names([_bare_number(text, text)])
         if text.startswith("/"):
             return self._regex(text)
         sel = parse_criterion(text)
@@ -404,7 +425,7 @@ class NodeRange:
                                  "attribute selectors match existing nodes; give the new "
                                  "nodes' names or a range")
         names = expand_pattern(text) or [text]
-        return {NODE_PREFIX + n if _is_number(n) else n for n in names}
+        return {_bare_number(n, text) if _is_number(n) else n for n in names}
 
     def _known(self, name: str) -> set[str] | None:
         """A node or group called exactly `name`, else None."""
@@ -435,11 +456,8 @@ class NodeRange:
 
     def _regex(self, text: str) -> set[str]:
         try:
-            with warnings.catch_warnings():
-                # Python's hints about future set syntax in classes are not for our users.
-                warnings.simplefilter("ignore", FutureWarning)
-                regex = re.compile(text[1:])
-        except re.error as exc:
+            regex = compile_user_regex(text[1:])
+        except BadRegex as exc:
             raise NoderangeError(f"Invalid regular expression '{text}' in noderange: "
                                  f"{exc}") from None
         return {n for n in self._visible() if regex.fullmatch(n)}

@@ -50,9 +50,10 @@ this for every node of a command, often ten thousand.
 
 import functools
 import re
-import warnings
 from dataclasses import dataclass
 
+from xcatpy.db.userregex import BadRegex, compile_user_regex
+from xcatpy.digits import decimal
 from xcatpy.errors import XcatError
 
 # The shapes Table.pm tests (/^\/[^\/]*\/[^\/]*\/$/ and /^\|.*\|$/).
@@ -64,6 +65,9 @@ _EASY_FRAGMENT = r"[\D0]*(\d+)"
 _NODE_NUMBER = re.compile(_EASY_FRAGMENT, re.ASCII)
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+# More significant decimal digits than 2**63 has: an overflow, whatever the digits are (and
+# int() refuses over 4300 of them).
+_INT_DIGITS = len(str(_INT_MAX))
 _CACHE_SIZE = 4096
 
 
@@ -180,13 +184,9 @@ def _python_regex(pat: str) -> re.Pattern:
             out.append(ch)
             i += 1
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Python's "possible nested set" and the like
-            return re.compile("".join(out), re.ASCII)
-    except re.error as exc:
+        return compile_user_regex("".join(out), re.ASCII)
+    except BadRegex as exc:
         raise _BadValue(f"pattern '{pat}': {exc}") from None
-    except RecursionError:
-        raise _BadValue(f"pattern '{pat}' is nested too deeply") from None
 
 
 def _char_class(pat: str, start: int, out: list[str]) -> int:
@@ -335,7 +335,10 @@ class _Parser:
         if kind == "num":
             return ("num", _perl_literal(text))
         if kind == "group":
-            n = int(text)
+            n = decimal(text)
+            if n is None:
+                raise _BadValue(f"'{self.text}': a group number of {len(text):,} digits is "
+                                "not a group; groups are $1, $2, ...")
             if n == 0:
                 raise _BadValue(f"'{self.text}': $0 is not a group; groups are $1, $2, ...")
             self.max_group = max(self.max_group, n)
@@ -362,7 +365,18 @@ def _perl_literal(text: str) -> int:
             return _checked(int(text, 8))  # Perl reads 010 as eight
         except ValueError:
             raise _BadValue(f"illegal octal number {text} (a leading 0 means octal)") from None
-    return _checked(int(text))
+    return _checked(_decimal_int(text))
+
+
+def _decimal_int(digits: str) -> int:
+    """ASCII digits (a sign allowed) as an int, or the overflow error if they cannot fit."""
+    sign = "-" if digits.startswith("-") else ""
+    # Leading zeros count towards int()'s limit too: leave them out.
+    significant = digits.lstrip("+-").lstrip("0")
+    if len(significant) > _INT_DIGITS:
+        raise _BadValue(f"integer overflow (a number of {len(significant):,} digits does not "
+                        "fit in 64 bits)")
+    return int(sign + (significant or "0"))
 
 
 # -- evaluation -----------------------------------------------------------------------------
@@ -400,7 +414,7 @@ def _number(value: int | str) -> int:
         return 0  # an unset group, as Perl's undef
     if re.fullmatch(r"[+-]?\d+", text, re.ASCII) is None:
         raise _BadValue(f"captured text '{value}' is not a number")
-    return _checked(int(text))
+    return _checked(_decimal_int(text))
 
 
 def _checked(n: int) -> int:

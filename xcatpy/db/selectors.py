@@ -8,6 +8,7 @@ with > < >= <=).
 import re
 from dataclasses import dataclass, field
 
+from xcatpy.db.userregex import BadRegex, compile_user_regex
 from xcatpy.errors import XcatError
 
 MATCH_OPS = ("==", "!=", "=~", "!~")
@@ -64,8 +65,8 @@ def parse_selector(text: str, ops: tuple[str, ...] = MATCH_OPS) -> Selector | No
     regex = None
     if op in ("=~", "!~"):
         try:
-            regex = re.compile(value)
-        except re.error as exc:
+            regex = compile_user_regex(value)
+        except BadRegex as exc:
             raise XcatError(f"Invalid regular expression '{value}' in '{text}': {exc}") from None
     return Selector(attr, op, value, regex)
 

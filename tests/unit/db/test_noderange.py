@@ -340,6 +340,16 @@ def test_bad_regex_is_an_error(expand):
     assert "Invalid regular expression '/node(' in noderange" in _error(expand, "/node(")
 
 
+@pytest.mark.parametrize("text, reason", [
+    ("/node{4294967296}", "repeat count too large (at most 4294967294)"),
+    ("/" + "(" * 500 + "node01" + ")" * 500, "groups nested too deeply"),
+])
+def test_regex_re_cannot_compile_is_a_noderange_error(expand, text, reason):
+    with pytest.raises(NoderangeError) as exc:
+        expand(text)
+    assert exc.value.message == f"Invalid regular expression '{text}' in noderange: {reason}"
+
+
 # -- attribute selectors -------------------------------------------------------------------
 
 def test_selector_equal_uses_inherited_values(expand):
@@ -374,6 +384,16 @@ def test_selector_with_unknown_attribute(expand):
 
 def test_selector_with_bad_regex(expand):
     assert "Invalid regular expression" in _error(expand, "mgt=~(")
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("ipmi{4294967296}", "repeat count too large (at most 4294967294)"),
+    ("(" * 1000 + ")" * 1000, "groups nested too deeply"),
+])
+def test_selector_regex_re_cannot_compile(expand, value, reason):
+    message = _error(expand, f"mgt=~{value}")
+    assert message.startswith(f"Invalid regular expression '{value}' in 'mgt=~{value}': ")
+    assert message.endswith(reason)
 
 
 # -- hidden nodes --------------------------------------------------------------------------
@@ -507,6 +527,40 @@ def test_syntactic_mode_rejects_regex_and_selectors(expand):
 def test_syntactic_mode_still_checks_ranges(expand):
     assert "backwards" in _error(expand, "n10-n01", must_exist=False)
     assert "different widths" in _error(expand, "n01-n100", must_exist=False)
+
+
+@pytest.mark.parametrize("text", ["n[1-" + "9" * 4400 + "]", "n1-n" + "9" * 4400,
+                                  "n1:n" + "9" * 4400, "n1+" + "9" * 4400,
+                                  "n" + "9" * 4400 + "+1", "9" * 4400, "1-" + "9" * 4400,
+                                  "n[1-" + "1" * 64 + "]"])
+def test_numbers_longer_than_a_node_name_can_hold(expand, text):
+    # A clean error before int() (which refuses over 4300 digits) is ever called.
+    for must_exist in (True, False):
+        message = _error(expand, text, must_exist=must_exist)
+        assert message.startswith(f"Invalid noderange '{text}': a number of ")
+        assert message.endswith(" digits is longer than any node name's (at most 63)")
+
+
+def test_numbers_up_to_the_limit_still_count(expand):
+    big = "1" * 63
+    assert expand(f"n{big}+1", must_exist=False) == [f"n{big}", f"n{big[:-1]}2"]
+    assert expand(big, must_exist=False) == [f"node{big}"]
+
+
+def test_a_new_name_with_a_long_number_is_a_name(expand):
+    # Not counted with, so no limit: it is sorted (without int()) and kept as given.
+    name = "n" + "9" * 4400
+    assert expand(f"{name},n2", must_exist=False) == ["n2", name]
+
+
+@pytest.mark.parametrize("text", ["n١-n٣", "n١:n٣", "n١+2", "n٣-n١", "१-३"])
+def test_digits_of_other_scripts_do_not_count(expand, text):
+    # Arabic-Indic and Devanagari digits are part of a name, never made into ASCII ones.
+    assert expand(text, must_exist=False) == [text]
+
+
+def test_digits_of_other_scripts_in_brackets_are_an_error(expand):
+    assert "must be two numbers" in _error(expand, "n[١-٣]", must_exist=False)
 
 
 def test_syntactic_mode_reads_files(expand, tmp_path):

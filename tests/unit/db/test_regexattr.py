@@ -165,6 +165,12 @@ def test_perl_pattern_syntax(value, node, expected):
     ("|(" + "(" * 5000 + "1" + ")" * 5000 + ")|", "nested too deeply"),
     ("|(99999999999*99999999999)|", "overflow"),
     ("|" + "(" * 5000 + "a" + ")" * 5000 + "|x|", "nested too deeply"),
+    ("/a{4294967296}/x/", "repeat count too large (at most 4294967294)"),
+    ("|a{1,4294967296}|x|", "repeat count too large"),
+    ("|(" + "1" * 4400 + ")|", "integer overflow (a number of 4,400 digits does not fit"),
+    ("|(" + "9" * 20 + "-1)|", "integer overflow (a number of 20 digits"),
+    ("|n(\\d+)|($" + "1" * 4400 + ")|", "a group number of 4,400 digits is not a group"),
+    ("|n(\\d+)|(${" + "1" * 19 + "})|", "a group number of 19 digits is not a group"),
 ])
 def test_malformed_values_are_refused(value, reason):
     with pytest.raises(XcatError) as exc:
@@ -183,6 +189,21 @@ def test_captured_text_that_is_not_a_number():
     with pytest.raises(XcatError, match="for node1: captured text 'node1' is not a number"):
         evaluate(value, "node1")
     assert evaluate(value, "41") == "42"
+
+
+def test_captured_number_too_long_for_64_bits_names_the_node():
+    node = "n" + "9" * 4400              # int() would refuse it: over 4300 digits
+    with pytest.raises(XcatError, match=r"for n9+: integer overflow \(a number of 4,400 "):
+        evaluate(r"|n(\d+)|($1+0)|", node)
+    assert evaluate(r"|n(\d+)|($1)|", node) == "9" * 4400     # text, no arithmetic
+    assert evaluate(r"|n(\d+)|($1+0)|", "n" + "0" * 4400 + "7") == "7"
+    assert evaluate(r"|n(\d+)|($1+0)|", "n9223372036854775807") == "9223372036854775807"
+
+
+def test_literals_at_the_64_bit_edge():
+    assert evaluate("|(9223372036854775807)|", "n1") == "9223372036854775807"
+    assert evaluate("|(-9223372036854775807-1)|", "n1") == "-9223372036854775808"
+    assert evaluate("|(0" + "0" * 4400 + "17)|", "n1") == "15"        # octal, as in Perl
 
 
 def test_division_by_a_captured_zero_names_the_node():
