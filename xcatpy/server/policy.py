@@ -9,9 +9,10 @@ handler's own noderange, after its options and any `^file`), not on what the req
 looks like: `decide` runs before the command, `check_nodes` when it expands its nodes.
 """
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from xcatpy.db.userregex import BadRegex, compile_user_regex
 
 ALLOW_RULES = frozenset({"allow", "accept", "trusted"})
 
@@ -39,13 +40,16 @@ def _field_matches(pattern: str | None, value: str) -> bool:
     return value in {p.strip() for p in pattern.split(",")}
 
 
-def _parameters_match(pattern: str | None, args: Sequence[str]) -> bool:
+def _parameters_match(row: dict, args: Sequence[str]) -> bool:
+    pattern = row.get("parameters")
     if not pattern:
         return True
     try:
-        return re.search(pattern, " ".join(args)) is not None
-    except re.error:
-        return False  # a broken rule must never widen access
+        return compile_user_regex(pattern).search(" ".join(args)) is not None
+    except BadRegex:
+        # A broken pattern must never widen access: a deny row applies to everything, an
+        # allow row to nothing.
+        return not _allows(row)
 
 
 def _restricted(row: dict) -> bool:
@@ -78,7 +82,7 @@ def decide(rows: Sequence[dict], *, user: str, host: str, command: str,
         if not (_field_matches(row.get("name"), user)
                 and _field_matches(row.get("host"), host)
                 and _field_matches(row.get("commands"), command)
-                and _parameters_match(row.get("parameters"), args)):
+                and _parameters_match(row, args)):
             continue
         if _restricted(row):
             if takes_nodes:

@@ -68,3 +68,13 @@ def test_secrets_in_arguments_are_not_logged():
                    "key=system,username=root", "nodetype.os=rh", "-d"]) == [
         "r1n1", "passwd.password=***", "ipmi.password,=***", "bmcpassword=***",
         "key=system,username=root", "nodetype.os=rh", "-d"]
+
+
+def test_a_parameters_pattern_that_cannot_compile_never_widens_access():
+    # Syntax, a repeat count re cannot hold, and nesting its parser cannot recurse into:
+    # each must keep a deny row denying and an allow row allowing nothing, not raise.
+    for broken in ("(", "a{4294967296}", "(" * 1000 + "a" + ")" * 1000):
+        deny_first = [row(1, "deny", parameters=broken), row(2, "allow")]
+        assert verdict(deny_first, ["r1n1"]) == "policy 1 denies u running nodech"
+        allow_only = [row(1, "allow", parameters=broken)]
+        assert verdict(allow_only, ["r1n1"]) == "no policy rule allows u to run nodech"
