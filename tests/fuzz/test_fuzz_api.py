@@ -107,6 +107,7 @@ def _valid(req: CommandRequest) -> None:
 @given(bodies)
 def test_decode_request_gives_a_request_or_protocol_error(body):
     got = attempt("api.decode_request", lambda: decode_request(body), (ProtocolError,))
+    assert got.bug is None          # was api-request-recursion
     if got.ok:
         _valid(got.value)
         assert decode_request(got.value.encode()) == got.value
@@ -124,22 +125,15 @@ def test_request_round_trip(req):
 @given(st.one_of(bodies, json_values.map(lambda v: json.dumps(v).encode())))
 def test_decode_event_gives_a_dict_or_protocol_error(line):
     got = attempt("api.decode_event", lambda: decode_event(line), (ProtocolError,))
+    assert got.bug is None          # was api-event-recursion
     assert got.value is None or isinstance(got.value, dict)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: decode_request "
-                   "(xcatpy/server/protocol.py:48) catches ValueError from json.loads but "
-                   "not RecursionError: a body of 100000 '[' lets RecursionError out of the "
-                   "decoder instead of ProtocolError (the request then fails as an internal "
-                   "error)")
 def test_deeply_nested_request():
     with pytest.raises(ProtocolError):
         decode_request(b"[" * 100_000)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: decode_event "
-                   "(xcatpy/server/protocol.py:75) lets RecursionError out of json.loads "
-                   "for a deeply nested line instead of ProtocolError")
 def test_deeply_nested_response_line():
     with pytest.raises(ProtocolError):
         decode_event(b'{"a":' * 100_000)
@@ -283,36 +277,45 @@ def test_cli_reads_any_response_stream(cli_dir, stream):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         got = attempt("cli.stream", lambda: _stream(iter(stream), str(cwd)), (XcatError,))
+    # Were bugs: cli-event-types, cli-write-file, userfiles-unlink.
+    assert got.bug is None
     if got.ok:
-        assert isinstance(got.value, int)
-    if got.bug is None:      # no temporary file left behind (the known bug leaves one)
-        assert not [e for e in os.listdir(cwd) if e.endswith(f".tmp{os.getpid()}")]
+        assert isinstance(got.value, int) and 0 <= got.value <= 255
+    assert not [e for e in os.listdir(cwd) if ".tmp" in e]     # no temporary file left
+    assert not [e for e in os.listdir(cwd.parent) if ".tmp" in e]
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: the CLI's _stream "
-                   "(xcatpy/cli/client.py:119-121) does int(event['exit']) and Path(cwd, "
-                   "event['file']) without checking types: {\"exit\": \"x\"}, null or 1e999 "
-                   "and {\"file\": 1} raise ValueError/TypeError/OverflowError, not XcatError")
-def test_response_exit_code_not_a_number(tmp_path):
-    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(XcatError):
-        _stream(iter([b'{"exit": "x"}\n']), str(tmp_path))
+@pytest.mark.parametrize("line", [b'{"exit": "x"}', b'{"exit": null}', b'{"exit": 1e999}',
+                                  b'{"exit": 1.0}', b'{"exit": true}', b'{"exit": 256}',
+                                  b'{"exit": -1}', b'{"file": 1, "content": "x"}',
+                                  b'{"file": "f", "content": ["x"]}'])
+def test_response_exit_code_not_a_number(tmp_path, line):
+    """Found by the properties: the CLI took these with int() and Path() unchecked. A
+    malformed line is an XcatError (the CLI prints `Error: ...`, exits 1); 256 would have
+    wrapped to exit status 0."""
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(XcatError, match="xcatd"):
+        _stream(iter([line + b"\n", b'{"exit": 0}\n']), str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    assert _stream(iter([b'{"exit": 255}\n']), str(tmp_path)) == 255
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: write_user_file "
-                   "(xcatpy/userfiles.py:30) catches OSError only: a file name with a NUL "
-                   "(from a response line, or a tabdump -f argument) raises ValueError from "
-                   "open(), and non-text content TypeError, not XcatError")
-def test_response_file_name_with_nul(tmp_path):
-    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(XcatError):
-        _stream(iter([b'{"file": "a\\u0000b", "content": "x"}\n', b'{"exit": 0}\n']),
-                str(tmp_path))
+@pytest.mark.parametrize("name, content", [("a\0b", "x"), ("lone", "\udc00"), ("", "x"),
+                                           (".", "x"), ("nodir/x.csv", "x")])
+def test_response_file_name_with_nul(tmp_path, name, content):
+    """A file event the CLI cannot write is an XcatError naming the file, and leaves no
+    temporary file behind, here or in the parent directory."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    line = json.dumps({"file": name, "content": content}).encode() + b"\n"
+    with contextlib.redirect_stdout(io.StringIO()), \
+            pytest.raises(XcatError, match="^Cannot write file "):
+        _stream(iter([line, b'{"exit": 0}\n']), str(cwd))
+    assert list(cwd.iterdir()) == [] and list(tmp_path.iterdir()) == [cwd]
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: write_user_file "
-                   "(xcatpy/userfiles.py:31) cleans up with tmp.unlink(missing_ok=True) "
-                   "inside its OSError handler; when open() failed with ENAMETOOLONG (a "
-                   "255+ byte name, from a response line or tabdump -f) the unlink fails the "
-                   "same way and that OSError escapes instead of XcatError")
 def test_write_user_file_name_too_long(tmp_path):
-    with pytest.raises(XcatError):
+    with pytest.raises(XcatError, match="File name too long"):
         write_user_file(tmp_path / ("x" * 300), "", "x" * 300)
+    assert list(tmp_path.iterdir()) == []
+    write_user_file(tmp_path / ("x" * 255), "ok", "x" * 255)    # the temporary name is
+    assert (tmp_path / ("x" * 255)).read_text() == "ok"         # longer, not the file's

@@ -340,12 +340,15 @@ def _check_reply(req: p.DhcpPacket, data: bytes, dest, responder: Responder,
                 or NetInfo.from_interface(p.ip_int(a.address), a.prefixlen)
                 for a in link.addresses]
     if not any(n is not None and n.contains(yi) for n in nets):
-        lease = responder.pool.live(req.chaddr[:6])
-        if kind == p.ACK and lease is not None and lease.ip == yi:
-            # ACKed because it is the client's lease, from another network (known bug)
-            violation("dhcp.service", "dhcp-wrong-network", "ACK on the wrong network")
-            return
-        raise AssertionError(f"{p.ip_str(reply.yiaddr)} is not on the request's network")
+        # Was a bug (dhcp-wrong-network): the client's lease or offer of another network
+        # was ACKed. The one exception is RFC 2131's RENEWING state: unicast with ciaddr,
+        # no relay, so the link says nothing of the client's network.
+        renewing = (kind == p.ACK and req.giaddr == p.ZERO_IP and yi == p.ip_int(req.ciaddr)
+                    and req.option_ip(p.REQUESTED_IP) is None)
+        home = view.network_for(yi)
+        assert renewing and home is not None, \
+            f"{p.ip_str(reply.yiaddr)} is not on the request's network"
+        assert reply.options[p.SUBNET_MASK] == p.u32(home.mask)
     res = view.reservations.get(mac)
     if res is not None and res.ip == yi:
         return
@@ -444,12 +447,6 @@ def _request(kind: int, mac: bytes, giaddr: str = "0.0.0.0", **addresses) -> p.D
                         options=options)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: Responder._request "
-                   "(xcatpy/net/dhcp/responder.py:225) ACKs the address of a client's "
-                   "offer or lease without checking that it is on the network the request "
-                   "came from: a client leased 10.5.1.1 through the relay of 10.5.0.0/16 "
-                   "that then asks for it on 10.0.0.0/24 gets DHCPACK 10.5.1.1 with mask "
-                   "255.255.255.0 instead of DHCPNAK (RFC 2131 4.3.2)")
 def test_request_for_an_address_of_another_network_is_not_acked():
     responder = Responder(clock=Now())
     responder.view = _view()
@@ -460,6 +457,23 @@ def test_request_for_an_address_of_another_network_is_not_acked():
     ack = responder.answer(_request(p.REQUEST, mac, "10.5.0.1", requested=leased,
                                     server_id=SERVER), link)
     assert ack.packet.message_type == p.ACK and leased.startswith("10.5.")
-    # The client moves to the head node's own segment and asks for its address again.
+    # Renewing (RFC 2131 4.3.2): unicast, ciaddr, no relay: it arrives on the head node's
+    # own link and is ACKed with its own network's mask, not the link's.
+    renew = _request(p.REQUEST, mac)
+    renew.ciaddr = ip(leased)
+    renewed = responder.answer(renew, link)
+    assert renewed.packet.message_type == p.ACK and renewed.packet.yiaddr == ip(leased)
+    assert renewed.packet.options[p.SUBNET_MASK] == ip("255.255.0.0")
+    assert renewed.dest == (leased, 68)
+    # The client moves to the head node's own segment and asks for its address again
+    # (INIT-REBOOT), or rebinds there by broadcast with its old address in ciaddr through
+    # another relay: NAK, both.
     again = responder.answer(_request(p.REQUEST, mac, requested=leased), link)
-    assert again is None or again.packet.message_type == p.NAK
+    assert again.packet.message_type == p.NAK and again.packet.yiaddr == p.ZERO_IP
+    assert b"not on network prov" in again.packet.options[p.MESSAGE]
+    assert responder.pool.live(mac).ip == ipi(leased)       # the lease is not forgotten
+    offer = responder.answer(_request(p.DISCOVER, mac), link)
+    assert offer.packet.message_type == p.OFFER
+    selecting = responder.answer(_request(p.REQUEST, mac, "10.5.0.1", server_id=SERVER,
+                                          requested=p.ip_str(offer.packet.yiaddr)), link)
+    assert selecting.packet.message_type == p.NAK      # offered on prov, asked via 10.5

@@ -11,7 +11,6 @@ Properties:
 """
 
 import struct
-import traceback
 
 import dns.flags
 import dns.message
@@ -20,7 +19,6 @@ import dns.opcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
@@ -28,7 +26,7 @@ from twisted.internet.testing import StringTransport
 from twisted.names import dns as tdns
 from twisted.python.failure import Failure
 
-from tests.fuzz.harness import attempt, fuzz_settings, violation
+from tests.fuzz.harness import attempt, fuzz_settings
 from xcatpy.net.dns.server import MAX_UDP, DnsFactory
 from xcatpy.net.dns.zones import ZoneData, ZoneSnapshot
 
@@ -139,27 +137,10 @@ def _readable(data: bytes) -> bool:
     return True
 
 
-def _name_encoding_failed(data: bytes, udp: bool) -> bool:
-    """Did answering `data` fail in Twisted's Name.encode (known bug dns-name-encode)?"""
-    message = tdns.Message()
-    try:
-        message.fromStr(data)
-        DnsFactory(lambda: SNAPSHOT).reply(message, udp)
-    except ValueError as exc:
-        return traceback.extract_tb(exc.__traceback__)[-1].name == "_ord2bytes"
-    except Exception:
-        return False
-    return False
-
-
-def _check_internal_errors(factory: DnsFactory, requests: list[bytes], udp: bool) -> bool:
-    """False if the internal-error path was taken because of the known bug; an internal
-    error for anything else fails."""
-    if not factory.counters.failed:
-        return True
-    assert any(_name_encoding_failed(r, udp) for r in requests), "internal error"
-    violation("dns." + ("datagram" if udp else "tcp"), "dns-name-encode", "SERVFAIL")
-    return False
+def _check_internal_errors(factory: DnsFactory) -> None:
+    """The internal-error path (SERVFAIL and a logged traceback) is never taken. It hid
+    dns-name-encode: a question name Twisted reads but cannot write back."""
+    assert not factory.counters.failed, "internal error"
 
 
 def _check_reply(request: bytes, reply: bytes | None, udp: bool) -> None:
@@ -178,8 +159,9 @@ def _check_reply(request: bytes, reply: bytes | None, udp: bool) -> None:
 def test_datagram_gives_a_valid_reply_or_none(data, udp):
     factory = DnsFactory(lambda: SNAPSHOT)
     got = attempt("dns.datagram", lambda: factory.datagram(data, udp))
-    if got.bug is None and _check_internal_errors(factory, [data], udp):
-        _check_reply(data, got.value, udp)
+    assert got.bug is None          # was dns-name-encode: nothing may leave datagram()
+    _check_internal_errors(factory)
+    _check_reply(data, got.value, udp)
 
 
 @fuzz_settings(weight=0.3)
@@ -187,8 +169,9 @@ def test_datagram_gives_a_valid_reply_or_none(data, udp):
 def test_datagram_before_the_first_snapshot(data):
     factory = DnsFactory(lambda: None)
     got = attempt("dns.datagram", lambda: factory.datagram(data, True))
-    if got.bug is None and _check_internal_errors(factory, [data], True):
-        _check_reply(data, got.value, True)
+    assert got.bug is None
+    _check_internal_errors(factory)
+    _check_reply(data, got.value, True)
 
 
 @st.composite
@@ -219,12 +202,10 @@ def test_tcp_framing(stream):
     try:
         for chunk in chunks:
             got = attempt("dns.tcp", lambda c=chunk: proto.dataReceived(c))
-            if got.bug is not None:
-                return
+            assert got.bug is None
             if transport.disconnecting:
                 break
-        if not _check_internal_errors(factory, requests, False):
-            return
+        _check_internal_errors(factory)
         out, replies = transport.value(), []
         while out:
             (size,) = struct.unpack("!H", out[:2])
@@ -239,18 +220,24 @@ def test_tcp_framing(stream):
         assert not clock.getDelayedCalls()
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: DnsFactory.datagram "
-                   "(xcatpy/net/dns/server.py:124) builds its SERVFAIL outside any try: a "
-                   "question whose name has a label holding '.' and is over 255 bytes "
-                   "(which Twisted's decoder accepts) makes Name.encode raise ValueError in "
-                   "reply(), then again in the SERVFAIL, and the exception leaves datagram() "
-                   "(over UDP Twisted logs a traceback per packet: a log flood; over TCP the "
-                   "connection drops); when only reply() fails, every such query is a "
-                   "SERVFAIL with a logged traceback. Found by atheris.")
 def test_question_name_twisted_cannot_write():
-    labels = [b"."] + [b"a" * 63] * 5
-    name = b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
-    query = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+    """Found by atheris: a question name with a label holding '.' and over 255 bytes
+    (Twisted's decoder takes it, its encoder cannot write it back) used to raise out of
+    datagram(), even from the SERVFAIL meant to cover it. Such names, and those Twisted
+    would write back as other labels, get a header-only FORMERR."""
     factory = DnsFactory(lambda: SNAPSHOT)
-    reply = factory.datagram(query, True)
-    assert reply is None or len(reply) <= 512
+
+    def ask(labels: list[bytes]) -> bytes | None:
+        name = b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
+        query = struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+        return factory.datagram(query, True)
+
+    for labels in ([b"."] + [b"a" * 63] * 5, [b"n1.cluster", b"test"], [b"x" * 64],
+                   [b"a" * 63] * 4):
+        reply = ask(labels)
+        assert reply is not None and len(reply) == 12, labels
+        assert reply[:2] == b"\0\7" and reply[2] & 0x80 and reply[3] & 0xF == tdns.EFORMAT
+    assert factory.counters.malformed == 4 and factory.counters.failed == 0
+    ok = tdns.Message()
+    ok.fromStr(ask([b"n1", b"cluster", b"test"]))
+    assert ok.rCode == tdns.OK and ok.answers and factory.counters.failed == 0

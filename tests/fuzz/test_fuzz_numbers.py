@@ -174,10 +174,13 @@ def test_any_vm_cpus_and_sizes(cpus, memory):
                               macs=("42:00:00:00:00:01",))
     got = attempt("numbers.virt", lambda: guest.guest_spec(
         FakeAttrs(values=values), "v1", identity, toolstack="kvm"), (DriverError,))
+    assert got.bug is None          # was vm-size-overflow
     if got.ok:
-        assert got.value.vcpus >= 1 and got.value.memory_mb >= 1
-    _number(attempt("numbers.virt", lambda: vmcommon.disk_size_mb(memory, "mkvm -s"),
-                    (DriverError,)), 1)
+        assert got.value.vcpus >= 1 and 1 <= got.value.memory_mb <= guest.MAX_SIZE_MB
+    size = attempt("numbers.virt", lambda: vmcommon.disk_size_mb(memory, "mkvm -s"),
+                   (DriverError,))
+    assert size.bug is None
+    _number(size, 1)
 
 
 @fuzz_settings(weight=0.5)
@@ -186,7 +189,8 @@ def test_any_chvm_and_mkvm_options(cpus, memory):
     for module, parse in ((chvm, chvm._parse_change), (mkvm, mkvm._options)):
         def run(module=module, parse=parse):
             return parse(module._parser.parse(["v1", f"--cpus={cpus}", f"--mem={memory}"]))
-        attempt("numbers.vm_commands", run, (XcatError,))
+        # Were bugs: option-double-dash ("--"), vm-size-overflow (400 digits).
+        assert attempt("numbers.vm_commands", run, (XcatError,)).bug is None
 
 
 # -- regressions: '²' is a digit to isdigit(), not to int() --------------------------------
@@ -269,25 +273,23 @@ def test_mkvm_cpus():
         mkvm._options(mkvm._parser.parse(["v1", "--cpus=²"]))
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: CommandParser.parse "
-                   "(xcatpy/commands/options.py:31) returns what argparse 3.11 makes of "
-                   "`--opt=--`: it drops the '--' as an end-of-options marker and stores [] "
-                   "(a list) as the option's value; `chvm v1 --mem=--` then fails with "
-                   "AttributeError in _parse_change (chvm.py:106), `mkvm v1 --cpus=--` in "
-                   "_options (mkvm.py:67); so do `lsdef -i=--` and `revacuate n1 "
-                   "--per-source=--` (a sweep of every command's options with '=--')")
-def test_option_value_double_dash():
-    with pytest.raises(XcatError):
-        chvm._parse_change(chvm._parser.parse(["v1", "--mem=--"]))
+@pytest.mark.parametrize("module, parse, option", [
+    (chvm, chvm._parse_change, "--mem=--"), (chvm, chvm._parse_change, "--cpus=--"),
+    (mkvm, mkvm._options, "--cpus=--"), (mkvm, mkvm._options, "-s--")])
+def test_option_value_double_dash(module, parse, option):
+    """argparse 3.11 stored [] for `--opt=--` and the handlers fell over it; '--' is now
+    the option's value, and refused as a number like any other word."""
+    with pytest.raises(XcatError, match="'--'"):
+        parse(module._parser.parse(["v1", option]))
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: size_mb (xcatpy/virt/guest.py:52) "
-                   "reads the number with float(), which gives inf for 400 digits; "
-                   "int(inf * factor) raises OverflowError instead of GuestError "
-                   "(vm.memory, vm.maxmem, mkvm/chvm --mem and -s/-a)")
 def test_vm_size_with_400_digits():
-    with pytest.raises(DriverError):
-        guest.size_mb("9" * 400, "mkvm --mem")
+    # float() made 400 digits inf, and int(inf) raised OverflowError.
+    for text in ("9" * 400, "9" * 5000 + "G", "1" + "0" * 30 + ".5k", "1048577T"):
+        with pytest.raises(DriverError, match="^mkvm --mem is too large: "):
+            guest.size_mb(text, "mkvm --mem")
+    assert guest.size_mb("1048576T", "mkvm --mem") == guest.MAX_SIZE_MB
+    assert guest.size_mb("0.5G", "mkvm --mem") == 512
 
 
 def test_the_unicode_digits_are_there():

@@ -85,6 +85,14 @@ class MonitorProtocol(LineOnlyReceiver, TimeoutMixin):
     def timeoutConnection(self) -> None:
         self.transport.loseConnection()
 
+    def connectionLost(self, reason) -> None:
+        # The idle timer would otherwise outlive every connection by IDLE_SECONDS: one
+        # DelayedCall per installer that ever reported, then loseConnection on a dead
+        # transport. Not connected: a reply still on its way is dropped (_reply).
+        self.setTimeout(None)
+        self.connected = 0
+        super().connectionLost(reason)
+
 
 class MonitorFactory(protocol.ServerFactory):
     protocol = MonitorProtocol

@@ -7,18 +7,18 @@ through NodeAttrs.
 """
 
 import ipaddress
+import re
 
 from xcatpy.db.attrs import NodeAttrs
+
+_HEX_PAIR = re.compile(r"[0-9a-f]{2}")
 
 
 def normalize_mac(text: str) -> str | None:
     """'52-54-00-AB-cd-01' or '52:54:00:ab:cd:01' -> '52:54:00:ab:cd:01'."""
     hexdigits = text.strip().lower().replace("-", ":").split(":")
-    if len(hexdigits) != 6 or not all(len(h) == 2 for h in hexdigits):
-        return None
-    try:
-        bytes.fromhex("".join(hexdigits))
-    except ValueError:
+    # A pattern, not bytes.fromhex: that skips whitespace, and took "ab:  :cd" for a MAC.
+    if len(hexdigits) != 6 or not all(_HEX_PAIR.fullmatch(h) for h in hexdigits):
         return None
     return ":".join(hexdigits)
 

@@ -116,9 +116,22 @@ def _stream(response, cwd: str) -> int:
             sys.stderr.write(f"{event['err']}\n")
             sys.stderr.flush()
         elif "file" in event:
-            write_user_file(Path(cwd, event["file"]), event.get("content", ""), event["file"])
+            name, content = event["file"], event.get("content", "")
+            if not isinstance(name, str) or not isinstance(content, str):
+                raise XcatError("bad response line from xcatd: 'file' and 'content' must be "
+                                "strings")
+            write_user_file(Path(cwd, name), content, name)
         elif "exit" in event:
-            rc = int(event["exit"])
+            rc = _exit_code(event["exit"])
     if rc is None:
         raise XcatError("xcatd closed the connection before the command finished")
     return rc
+
+
+def _exit_code(value) -> int:
+    # bool is an int to Python but never an exit code; a value past 255 would wrap to
+    # 0 in sys.exit and turn the daemon's failure into a success.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise XcatError(f"bad response line from xcatd: exit code {json.dumps(value)[:40]} is "
+                        "not a number from 0 to 255")
+    return value

@@ -26,6 +26,16 @@ class CommandParser(argparse.ArgumentParser):
     def exit(self, status: int = 0, message: str | None = None):
         raise UsageError(f"{self.prog}: {message or 'invalid arguments'}")
 
+    def _get_values(self, action, arg_strings):
+        # argparse 3.11 drops the '--' of `--mem=--` (or `-i--`) as if it ended the
+        # options, and stores [] as the option's value, which no handler expects. An
+        # option's own attached argument is never that marker: it is the value written.
+        if action.option_strings and action.nargs in (None, "?") and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
     def parse(self, args: list[str]) -> argparse.Namespace:
         try:
             ns = self.parse_intermixed_args(args)

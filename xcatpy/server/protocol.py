@@ -39,13 +39,24 @@ class CommandRequest:
                            "stdin": self.stdin, "files": self.files}).encode()
 
 
+def _loads(data: bytes):
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(str(exc)) from None
+    except RecursionError:
+        # json's C scanner recurses once per nesting level; no request or event nests
+        # deeper than a few levels, so this one is malformed, not a crash.
+        raise ProtocolError("nested too deeply") from None
+
+
 def decode_request(body: bytes) -> CommandRequest:
     """Parse and validate a request body; anything malformed raises ProtocolError."""
     if len(body) > MAX_REQUEST_BYTES:
         raise ProtocolError(f"request larger than {MAX_REQUEST_BYTES} bytes")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = _loads(body)
+    except ProtocolError as exc:
         raise ProtocolError(f"request is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError("request must be a JSON object")
@@ -71,8 +82,8 @@ def encode_event(**event) -> bytes:
 
 def decode_event(line: bytes) -> dict:
     try:
-        event = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as exc:
+        event = _loads(line)
+    except ProtocolError as exc:
         raise ProtocolError(f"bad response line from xcatd: {exc}") from None
     if not isinstance(event, dict):
         raise ProtocolError("bad response line from xcatd: not an object")

@@ -13,6 +13,7 @@ import random
 import re
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from xcatpy.db.attrs import split_list
 from xcatpy.digits import decimal
@@ -32,7 +33,11 @@ TOOLSTACK_FOR_MGT = {"xen": "xen", "xm": "xm", "kvm": "libvirt", "libvirt": "lib
                      "xenserver": "xenserver"}
 _DISK_PREFIX = {"xen": "xvd", "xm": "xvd", "xenserver": "xvd", "libvirt": "vd", "kvm": "vd"}
 _IMAGE_SUFFIX = (".img", ".raw", ".qcow2")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+# re.ASCII: '١٢' is not a size anyone typed (see xcatpy.digits).
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE | re.ASCII)
+_UNIT_MB = {"": 1, "m": 1, "g": 1024, "t": 1024 * 1024, "k": Decimal(1) / 1024}
+# 1 EiB: beyond any guest's memory or disk, and well inside SQLite's 64-bit integers.
+MAX_SIZE_MB = 1 << 40
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 # 0x42: the locally administered bit set, the multicast bit clear; xCAT's KVM plugin uses
 # the same first octet, so generated addresses are recognisable on a switch.
@@ -48,12 +53,15 @@ def size_mb(text: str, what: str) -> int:
     match = _SIZE.match(text or "")
     if not match:
         raise GuestError(f"{what} is not a size: '{text}' (e.g. 512, 512M, 2G)")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    factor = {"": 1, "m": 1, "g": 1024, "t": 1024 * 1024, "k": 1 / 1024}[unit]
-    mb = int(number * factor)
-    if mb <= 0:
+    # Decimal, not float: float() makes 400 digits inf, and int(inf) raises.
+    number, unit = Decimal(match.group(1)), match.group(2).lower()
+    mb = number * _UNIT_MB[unit]
+    if mb > MAX_SIZE_MB:
+        shown = text.strip() if len(text.strip()) <= 24 else text.strip()[:21] + "..."
+        raise GuestError(f"{what} is too large: '{shown}' (at most {MAX_SIZE_MB >> 20}T)")
+    if int(mb) <= 0:
         raise GuestError(f"{what} must be positive: '{text}'")
-    return mb
+    return int(mb)
 
 
 def guest_host(attrs, node: str) -> str:

@@ -10,7 +10,10 @@ from xcatpy.errors import UsageError
 
 @pytest.mark.parametrize("text, expected", [
     ("52-54-00-AB-cd-01", "52:54:00:ab:cd:01"), ("52:54:00:ab:cd:01", "52:54:00:ab:cd:01"),
-    ("52:54:00:ab:cd", None), ("zz:54:00:ab:cd:01", None), ("525400abcd01", None)])
+    ("52:54:00:ab:cd", None), ("zz:54:00:ab:cd:01", None), ("525400abcd01", None),
+    # bytes.fromhex skips blanks: these were taken for MACs and kept as written
+    ("52:54:00:ab:  :cd", None), ("52:54:00:ab: c:cd", None), ("52:54:00:ab:\tc:cd", None),
+    ("52:54:00:ab:١٢:cd", None), (" 52:54:00:AB:CD:01\n", "52:54:00:ab:cd:01")])
 def test_normalize_mac(text, expected):
     assert normalize_mac(text) == expected
 
@@ -18,6 +21,7 @@ def test_normalize_mac(text, expected):
 def test_mac_entries_skip_other_hostnames():
     assert mac_entries("52:54:00:00:00:01|52:54:00:00:00:02!node01-ib|bad") == [
         "52:54:00:00:00:01"]
+    assert mac_entries("52:54:00:00:  :01|52:54:00:00:00:03") == ["52:54:00:00:00:03"]
     assert mac_entries(None) == []
 
 

@@ -243,6 +243,44 @@ def test_relayed_nak_sets_the_broadcast_bit(tables):
     assert kind_of(nak) == p.NAK and nak.packet.broadcast and nak.dest == ("10.5.0.254", 67)
 
 
+def test_a_lease_of_another_network_is_naked_not_acked(tables):
+    """RFC 2131 4.3.2: a client leased through the relay of 10.5.0.0/16 that then asks
+    for that address on the head node's own segment (INIT-REBOOT) is NAKed; its lease
+    stays, and a unicast renewal (RENEWING: ciaddr, no relay) is ACKed with its own
+    network's mask and router (was: ACK with this link's, or for the INIT-REBOOT too)."""
+    r = responder(tables)
+    _, ack = dora(r, STRANGER, giaddr="10.5.0.254")
+    leased = p.ip_str(ack.packet.yiaddr)
+    assert kind_of(ack) == p.ACK and leased.startswith("10.5.1.")
+    nak = r.answer(request(p.REQUEST, STRANGER, requested=leased), LINK)
+    assert kind_of(nak) == p.NAK and nak.dest == ("255.255.255.255", 68)
+    assert nak.packet.options[p.MESSAGE] == f"{leased} is not on network prov".encode()
+    lease = r.pool.live(bytes.fromhex(STRANGER.replace(":", "")))
+    assert p.ip_str(p.int_ip(lease.ip)) == leased
+    renewed = r.answer(request(p.REQUEST, STRANGER, ciaddr=leased), LINK)
+    assert kind_of(renewed) == p.ACK and p.ip_str(renewed.packet.yiaddr) == leased
+    assert renewed.dest == (leased, 68)
+    assert renewed.packet.options[p.SUBNET_MASK] == p.ip_bytes("255.255.0.0")
+    assert renewed.packet.options[p.ROUTER] == p.ip_bytes("10.5.0.254")
+    # Rebinding through a relay of another network: NAKed there.
+    rebind = r.answer(request(p.REQUEST, STRANGER, ciaddr="10.0.0.23",
+                              giaddr="10.5.0.254"), LINK)
+    assert kind_of(rebind) == p.NAK and rebind.dest == ("10.5.0.254", 67)
+
+
+def test_a_renewal_of_an_address_on_no_network_of_ours(tables, run):
+    # A client we have no record of, on a network without dynamicrange: silent, as
+    # before (another server may know it); where we serve a range: NAK.
+    r = responder(tables)
+    assert r.answer(request(p.REQUEST, STRANGER, ciaddr="192.168.50.5"), LINK) is None
+    assert run("tabch", "net=10.0.0.0,mask=255.255.255.0",
+               "networks.dynamicrange=10.0.0.20-10.0.0.24").rc == 0
+    r = responder(tables)
+    nak = r.answer(request(p.REQUEST, STRANGER, ciaddr="192.168.50.5"), LINK)
+    assert kind_of(nak) == p.NAK
+    assert nak.packet.options[p.MESSAGE] == b"192.168.50.5 is not on network prov"
+
+
 # -- dynamic pool -----------------------------------------------------------------------------
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import CannotListenError
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 
 from tests.unit.net.syncexecutor import SyncExecutor
 from xcatpy.net.dns.server import DnsFactory, DnsService
@@ -116,6 +117,60 @@ def test_malformed_packets_are_dropped_or_formerr_never_raised(factory):
     response[2] |= 0x80                          # QR: a response, never answered
     assert factory.datagram(bytes(response), True) is None
     assert factory.counters.malformed == 3
+
+
+def _query(name_wire: bytes, qid: int = 0x4242, tail: bytes = b"") -> bytes:
+    return (qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+            + name_wire + b"\x00\x01\x00\x01" + tail)
+
+
+def _wire(*labels: bytes) -> bytes:
+    return b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
+
+
+@pytest.mark.parametrize("labels", [
+    (b"n1.cluster", b"test"),             # Twisted would write it back as three labels
+    (b".",) + (b"a" * 63,) * 5,           # ... and this one not at all (was a crash)
+    (b"n1", b"cluster.", b"test"),
+    (b"x" * 64, b"cluster", b"test"),     # a label length no reply may carry
+    (b"a" * 63,) * 4,                     # 257 bytes: longer than any name
+])
+def test_a_question_name_twisted_cannot_write_back_is_formerr(factory, labels):
+    query = _query(_wire(*labels))
+    for udp in (True, False):
+        reply = factory.datagram(query, udp)
+        assert reply[:2] == b"\x42\x42" and len(reply) == 12
+        assert dns.message.from_wire(reply).rcode() == dns.rcode.FORMERR
+    assert factory.counters.malformed == 2 and factory.counters.failed == 0
+    assert factory.counters.queries == 0
+
+
+def test_formerr_for_such_a_name_over_tcp_keeps_the_connection(factory):
+    clock = Clock()
+    factory.reactor = clock
+    proto = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5353))
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    for query in (_query(_wire(b".", *(b"a" * 63,) * 5)),
+                  dns.message.make_query("n1.cluster.test", "A").to_wire()):
+        proto.dataReceived(len(query).to_bytes(2, "big") + query)
+    out = transport.value()
+    first = int.from_bytes(out[:2], "big")
+    assert dns.message.from_wire(out[2:2 + first]).rcode() == dns.rcode.FORMERR
+    second = dns.message.from_wire(out[4 + first:])
+    assert second.rcode() == dns.rcode.NOERROR and second.answer
+    assert not transport.disconnecting and factory.counters.failed == 0
+    proto.connectionLost(None)
+
+
+def test_a_compressed_question_name_is_still_answered(factory):
+    # The question's name is a pointer to labels after the question (offset 18).
+    query = _query(b"\xc0\x12", tail=_wire(b"n1", b"cluster", b"test"))
+    reply = dns.message.from_wire(factory.datagram(query, True))
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert [rr.to_text() for rr in reply.answer] == ["n1.cluster.test. 3600 IN A 10.0.0.1"]
+    loop = _query(b"\xc0\x12", tail=b"\x01a\xc0\x12")
+    assert factory.datagram(loop, True)[3] & 0xF == dns.rcode.FORMERR
 
 
 def test_servfail_until_the_first_snapshot_and_on_internal_errors():

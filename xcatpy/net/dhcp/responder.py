@@ -199,6 +199,7 @@ class Responder:
             log.debug("DHCP: {mac} chose server {sid}", mac=req.mac, sid=p.ip_str(server_id))
             return None
         wanted = req.option_ip(p.REQUESTED_IP)
+        renewing = wanted is None and req.ciaddr != p.ZERO_IP and req.giaddr == p.ZERO_IP
         if wanted is None and req.ciaddr != p.ZERO_IP:
             wanted = req.ciaddr
         if wanted is None:
@@ -206,6 +207,8 @@ class Responder:
             log.debug("DHCP: DHCPREQUEST from {mac} names no address", mac=req.mac)
             return None
         want = p.ip_int(wanted)
+        if renewing:
+            ctx = self._renewal_context(ctx, want)
         now = self.clock()
         res, net = self._fixed(req, ctx)
         if res is not None:
@@ -214,23 +217,42 @@ class Responder:
             return self._nak(req, ctx, net, f"{p.ip_str(wanted)} is not its reserved "
                                               f"address {_dotted(res.ip)}")
         net = self._dynamic_net(ctx)
+        home = next((n for n in ctx.nets if n.contains(want)), None)
+        offered = self.pool.offered(mac, now) if server_id is not None else None
+        live = self.pool.live(mac, now)
+        if home is None and (net is not None or offered is not None or live is not None):
+            # RFC 2131 4.3.2: an address of another network than the one the request
+            # came from is NAKed, even the client's own lease or offer there (it moved;
+            # an ACK would hand it that address with this network's mask and router).
+            here = net or ctx.nets[0]
+            return self._nak(req, ctx, here, f"{p.ip_str(wanted)} is not on network "
+                                               f"{here.name}")
         if net is None:
             log.debug("DHCP: DHCPREQUEST from unknown {mac} on {link}: not served",
                       mac=req.mac, link=ctx.link.name)
             return None
-        offered = self.pool.offered(mac, now) if server_id is not None else None
-        live = self.pool.live(mac, now)
         expected = offered if offered is not None else (live.ip if live else None)
         if expected is not None:
             ok = want == expected
         else:   # no record (lost, expired, or another server's): free in our range is fine
-            ok = (net.in_range(want) and want not in self._excluded(ctx, net)
+            ok = (home.in_range(want) and want not in self._excluded(ctx, home)
                   and self.pool.is_free(want, mac, self.view.reserved_ips, now))
         if not ok:
-            return self._nak(req, ctx, net, f"{p.ip_str(wanted)} is not its lease")
+            return self._nak(req, ctx, home, f"{p.ip_str(wanted)} is not its lease")
         hostname = req.options.get(p.HOSTNAME)
         self.pool.bind(mac, want, _text(hostname), self.view.site.lease_time, now)
-        return self._reply(p.ACK, req, ctx, net, want, None)
+        return self._reply(p.ACK, req, ctx, home, want, None)
+
+    def _renewal_context(self, ctx: _Context, ip: int) -> _Context:
+        """RFC 2131 4.3.2 RENEWING: the client unicasts to us, no relay in between, so
+        the link it arrived on says nothing about its network; ciaddr is trusted. A
+        relayed client's renewal then answers with its own network's options."""
+        if any(n.contains(ip) for n in ctx.nets):
+            return ctx
+        net = self.view.network_for(ip)
+        if net is None or not self._ours(net):
+            return ctx          # no network of ours: below, another network's address
+        return _Context(ctx.link, [net], ctx.relayed)
 
     def _nak(self, req: p.DhcpPacket, ctx: _Context, net: NetInfo, why: str) -> Answer | None:
         if not self._authoritative(net, ctx):

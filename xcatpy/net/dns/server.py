@@ -13,7 +13,9 @@ Shape, and why:
 - Packets are parsed here, not in DNSDatagramProtocol's client path: that path logs each
   malformed datagram (a log flood on request) and lets unexpected exceptions through.
   Undecodable datagrams are counted and dropped; a readable header gets FORMERR, which is
-  never larger than the request (no amplification).
+  never larger than the request (no amplification). So does a question whose name
+  Twisted cannot write back as it came (its names are dotted bytes: a label holding '.'
+  would be re-split, or not written at all).
 - UDP answers larger than the client's limit (512, or its EDNS size up to 4096) are sent
   with TC set and no records, so the client retries over TCP; Twisted's own truncation
   cuts records in half.
@@ -45,6 +47,7 @@ EDNS_PAYLOAD = 1232          # what we advertise (the DNS flag day 2020 figure)
 MAX_UDP = 4096               # the most we send over UDP whatever a client offers
 TCP_IDLE_S = 30              # a TCP client silent this long is dropped
 PORT_RETRIES = 20            # port 0: tries to find a port free for both UDP and TCP
+MAX_POINTERS = 128           # compression pointers followed in one name (a name has <128 labels)
 
 _TYPES = {"A": dns.A, "AAAA": dns.AAAA, "PTR": dns.PTR, "NS": dns.NS, "SOA": dns.SOA}
 
@@ -81,6 +84,31 @@ def _type_name(qtype: int) -> str:
     return dns.QUERY_TYPES.get(qtype) or dns.EXT_QUERIES.get(qtype) or f"TYPE{qtype}"
 
 
+def _writable_question(data: bytes) -> bool:
+    """Whether the first question's name (the one a reply echoes) is one Twisted writes
+    back as it came: a name is bytes joined with '.' there, so a label holding '.' is
+    re-split into other labels (or into none: ValueError when writing), and its decoder
+    takes labels of 64-191 bytes, which no reply may carry. Called on a message that
+    parsed, so its pointers lead somewhere and do not loop."""
+    offset, size, jumps = 12, 1, 0
+    try:
+        while (length := data[offset]) != 0:
+            if length >= 0xC0:
+                jumps += 1
+                if jumps > MAX_POINTERS:
+                    return False
+                offset = (length & 0x3F) << 8 | data[offset + 1]
+                continue
+            label = data[offset + 1:offset + 1 + length]
+            if length > 63 or b"." in label:
+                return False
+            size += length + 1
+            offset += length + 1
+    except IndexError:
+        return False
+    return size <= 255
+
+
 class DnsFactory(names_server.DNSServerFactory):
     """Answers every query from `snapshot()` (None until the first load: SERVFAIL)."""
 
@@ -113,6 +141,9 @@ class DnsFactory(names_server.DNSServerFactory):
             return self._formerr(data)
         if message.answer:      # a response, not a question: never answer those (loops)
             return None
+        if message.queries and not _writable_question(data):
+            self.counters.malformed += 1
+            return self._formerr(data)
         self.counters.queries += 1
         self.on_query()
         try:
@@ -120,14 +151,21 @@ class DnsFactory(names_server.DNSServerFactory):
         except Exception:
             self.counters.failed += 1
             log.failure("DNS query failed: {queries}", queries=message.queries)
-            response = self._response(message, zones.SERVFAIL)
-            return response.toStr()
+        try:
+            return self._response(message, zones.SERVFAIL).toStr()
+        except Exception:       # the question itself cannot be written: a bare header
+            return self._bare_reply(data, zones.SERVFAIL)
 
     def _formerr(self, data: bytes) -> bytes | None:
         if len(data) < 12 or data[2] & 0x80:
             return None
+        return self._bare_reply(data, zones.FORMERR)
+
+    @staticmethod
+    def _bare_reply(data: bytes, rcode: int) -> bytes:
+        """A header-only reply to `data`: never larger than the request."""
         reply = dns.Message(id=int.from_bytes(data[:2], "big"), answer=1,
-                            opCode=(data[2] >> 3) & 0xF, rCode=zones.FORMERR, maxSize=0)
+                            opCode=(data[2] >> 3) & 0xF, rCode=rcode, maxSize=0)
         return reply.toStr()
 
     def _response(self, message: dns.Message, rcode: int) -> dns.Message:
@@ -243,6 +281,9 @@ class DnsService(service.Service):
         self.host_name = host_name or socket.gethostname()
         self.snapshot: ZoneSnapshot | None = None
         self.factory = DnsFactory(lambda: self.snapshot, self._query_seen, reactor)
+        # What the TCP listener builds connections with; services.py wraps it in a
+        # connection cap (xcatpy/server/limits.py).
+        self.tcp_factory = self.factory
         self.serials = SerialKeeper(executor.state_dir / "dns-serial")
         self._listening: list = []
         self._loading = self._reload_again = self._probing = False
@@ -263,7 +304,7 @@ class DnsService(service.Service):
                                      interface=address)
         bound = udp.getHost().port
         try:
-            tcp = self.reactor.listenTCP(bound, self.factory, interface=address)
+            tcp = self.reactor.listenTCP(bound, self.tcp_factory, interface=address)
         except CannotListenError:
             udp.stopListening()
             raise
