@@ -28,7 +28,12 @@ refuses it as a destination with that toolstack's own transport failure. Optiona
 Faults, per host: {"hang": [command prefix, ...]} sleeps instead of running;
   {"fail": {command prefix: "message"}} exits 1 with that message on stderr;
   {"down_after_incoming": N}: the N-th migration into the host completes, then the host is
-  marked down, as a destination dying in the middle of an evacuation would.
+  marked down, as a destination dying in the middle of an evacuation would;
+  {"migrate_seconds": N}: a migration leaving the host (xl/xm migrate) takes N seconds
+  before the guest switches hosts, and completes even when the caller goes away meanwhile
+  (the toolstack runs it, as a real one past its start would): a test can kill xcatd while
+  a migration is in flight. While it waits, the guest is marked "migrating_to" the
+  destination, so the test can tell when the migration has started.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -156,6 +162,23 @@ def arrived(state: dict, host: str) -> None:
     spec["incoming"] = spec.get("incoming", 0) + 1
     if spec["incoming"] == spec.get("faults", {}).get("down_after_incoming"):
         spec["down"] = True
+
+
+def migration_delay(host: str, guest: str, dest: str | None) -> None:
+    """A migrate_seconds fault of `host`: marks the guest as migrating, waits, and carries on
+    whatever happens to the SSH session that asked for it."""
+    seconds = read()["hosts"].get(host, {}).get("faults", {}).get("migrate_seconds")
+    if not seconds:
+        return
+    for sig in (signal.SIGHUP, signal.SIGPIPE, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    with locked() as state:
+        if guest in state["guests"]:
+            state["guests"][guest]["migrating_to"] = dest
+    time.sleep(float(seconds))
+    with locked() as state:
+        if guest in state["guests"]:
+            state["guests"][guest].pop("migrating_to", None)
 
 
 def unreachable(host: str, state: dict) -> str:

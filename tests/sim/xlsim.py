@@ -395,6 +395,8 @@ class Toolstack:
                 "live": "l", "change_home_server": "c", "ssl": "s"}, valued="prn")
         if len(positional) != 2:
             raise Refused(f"'{self.tool} migrate' requires 2 arguments.", 2)
+        hvstate.migration_delay(self.host, positional[0],
+                                positional[1].rpartition("@")[2])
         with hvstate.locked() as state:
             name, guest = self._domain_arg(state, positional[:1], "migrate")
             address = positional[1].rpartition("@")[2]

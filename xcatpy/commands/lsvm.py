@@ -4,7 +4,9 @@ For a hypervisor (a node with hypervisor.type, or the vm.host of some guest), on
 guest the host knows, `host: guest (state, memory, vcpus)` as xCAT prints `host: guest`,
 then the guests the tables place there that the host does not know, then its memory
 account. For a guest, one line joining what its host reports with what the tables say.
-Each host is asked once, however many of the noderange's nodes it concerns.
+Each host is asked once, however many of the noderange's nodes it concerns. Guests and
+hosts an interrupted evacuation or migration left unrecorded (xcatd stopped mid-way) are
+named first, on stderr: their vm.host may be wrong until `revacuate --resume`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from xcatpy.commands.options import CommandParser
 from xcatpy.db.natural import natural_sorted
 from xcatpy.drivers.base import DriverError
 from xcatpy.errors import UsageError
-from xcatpy.virt import capacity, vmcommon
+from xcatpy.virt import capacity, journal, reconcile, vmcommon
 from xcatpy.virt.guest import (
     DEFAULT_MEMORY_MB,
     DEFAULT_VCPUS,
@@ -68,6 +70,11 @@ def run(ctx: Context) -> int:
     if not opts.noderange:
         raise UsageError("lsvm: a noderange is required")
     nodes = ctx.noderange(opts.noderange)
+    wanted = set(nodes)
+    interrupted = [e for e in journal.entries(ctx.store)
+                   if e.guest in wanted or reconcile.touching([e], wanted)]
+    for line in journal.summary_lines(interrupted):
+        ctx.out.error(line)
     hosts = _plan(ctx, nodes)
     for done in vmcommon.each_in_parallel(ctx, list(hosts.values()), _ask):
         host = done.item

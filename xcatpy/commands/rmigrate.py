@@ -4,7 +4,10 @@ Every guest is checked against the destination before anything moves (same tools
 cluster, vm.migrationdest, not in maintenance, relocation allowed, CPU features, storage
 reachable, and memory for all the guests going there together); a refusal names the reason
 with its numbers and the other guests still go. After each migration vm.host follows the
-guest and the guest is announced from its new host (ARP).
+guest and the guest is announced from its new host (ARP). Each move is in the migration
+journal until its outcome is recorded; a guest left there by an interrupted command is first
+found on its hosts and recorded where it runs, and one another running command is moving is
+refused.
 """
 
 from xcatpy.commands.base import Context
@@ -12,7 +15,7 @@ from xcatpy.commands.options import CommandParser
 from xcatpy.db import events
 from xcatpy.drivers.base import DriverError
 from xcatpy.errors import UsageError, XcatError
-from xcatpy.virt import migration
+from xcatpy.virt import journal, migration, reconcile
 from xcatpy.virt.fleet import Fleet, GuestFacts
 from xcatpy.virt.guest import guest_host
 from xcatpy.virt.model import ON, PAUSED
@@ -38,6 +41,7 @@ def run(ctx: Context) -> int:
     dest = opts.target
     if not ctx.attrs.is_node(dest):
         raise XcatError(f"rmigrate: the target {dest} is not a node")
+    nodes = _settle_journal(ctx, nodes)
     fleet = Fleet(ctx)
     sources: dict[str, str] = {}
     for node in nodes:
@@ -54,9 +58,31 @@ def run(ctx: Context) -> int:
     guests = _running_guests(ctx, fleet, sources, dest)
     missing = fleet.storage_seen(guests, [dest], {hosts[g.source].toolstack for g in guests})
     moves = _checked_moves(ctx, fleet, guests, dest, missing.get(dest, set()))
-    runner = migration.MigrationRunner(ctx, fleet)
+    runner = migration.MigrationRunner(ctx, fleet,
+                                       batch=journal.Batch.of(ctx, APPLICATION, [dest]))
     runner.run(moves, lambda outcome: _finished(ctx, outcome, sources))
     return 0
+
+
+def _settle_journal(ctx: Context, nodes: list[str]) -> list[str]:
+    """The nodes to go on with: those another running command is moving are refused; those
+    an interrupted one left in the journal are first recorded where they really run."""
+    wanted = set(nodes)
+    rows = [e for e in journal.entries(ctx.store, interrupted_only=False) if e.guest in wanted]
+    busy = {e.guest for e in rows if not e.interrupted}
+    for entry in rows:
+        if entry.guest in busy:
+            ctx.node_error(entry.guest, f"being moved from {entry.source} to {entry.dest} by "
+                                        f"{entry.describe()}, which is still running")
+    found = [e for e in rows if e.interrupted]
+    if found:
+        fleet = Fleet(ctx)
+        fleet.describe(reconcile.hosts_to_ask(found))
+        fleet.observe(reconcile.hosts_to_ask(found))
+        reconcile.settle(ctx, fleet, found, APPLICATION)
+        left = {e.guest for e in journal.entries(ctx.store, interrupted_only=False)}
+        busy |= wanted & left  # still journalled: where it runs is unknown
+    return [n for n in nodes if n not in busy]
 
 
 def _running_guests(ctx: Context, fleet: Fleet, sources: dict[str, str],

@@ -11,13 +11,19 @@
    looked for on both hosts and recorded where it runs.
 Every step goes to the eventlog table; a guest that stays is an error, so the exit code
 says whether the hosts are empty.
+
+Every planned move is in the migration journal until its outcome is recorded (journal.py).
+When an earlier command on these hosts was interrupted (xcatd died mid-way), its guests are
+first found on the hosts and vm.host is set to where they run (reconcile.py); the new plan,
+made from what the hosts report, then moves what is still on the sources: running revacuate
+again resumes an interrupted evacuation.
 """
 
 from __future__ import annotations
 
 from xcatpy.db import events
 from xcatpy.drivers.base import DriverError
-from xcatpy.virt import migration, placement
+from xcatpy.virt import journal, migration, placement, reconcile
 from xcatpy.virt.fleet import Fleet, GuestFacts
 from xcatpy.virt.vmcommon import error_text
 
@@ -38,6 +44,17 @@ def set_maintenance(ctx, hosts: list[str], on: bool, application: str) -> None:
     ctx.write_now(write)
     for host in hosts:
         ctx.out.data(f"{host}: {'in maintenance' if on else 'online'}")
+
+
+def refuse_live_batches(ctx, hosts: list[str]) -> bool:
+    """A command still running elsewhere (another client, another xcatd) is moving guests of
+    these hosts: say so and do nothing, rather than plan moves of guests already moving."""
+    live = [e for e in reconcile.touching(journal.entries(ctx.store, interrupted_only=False),
+                                          hosts) if not e.interrupted]
+    for entry in live:
+        ctx.node_error(entry.guest, f"being moved from {entry.source} to {entry.dest} by "
+                                    f"{entry.describe()}, which is still running")
+    return bool(live)
 
 
 def report_stay(ctx, guest: str, text: str, *, dry_run: bool) -> None:
@@ -62,6 +79,7 @@ class Evacuation:
         self.guests: dict[str, GuestFacts] = {}
         self.missing: dict[str, set[str]] = {}
         self.free: dict[str, int] = {}
+        self.interrupted: list[journal.Entry] = []
         self.moved = 0
         self.stayed = 0
         self.total = 0
@@ -71,7 +89,10 @@ class Evacuation:
 
     def run(self) -> None:
         ctx, fleet = self.ctx, self.fleet
-        hosts = fleet.describe(self.sources)
+        if refuse_live_batches(ctx, self.sources):
+            return
+        self.interrupted = reconcile.touching(journal.entries(ctx.store), self.sources)
+        hosts = fleet.describe([*self.sources, *reconcile.hosts_to_ask(self.interrupted)])
         sources = []
         for host in self.sources:
             if hosts[host].error:
@@ -85,7 +106,9 @@ class Evacuation:
             for host in sources:
                 hosts[host].maintenance = True
         candidates = fleet.candidates(self.sources)
-        fleet.observe([*sources, *candidates])
+        asked = {*sources, *candidates}
+        fleet.observe([*asked, *(reconcile.hosts_to_ask(self.interrupted) - asked)])
+        self._settle()
         sources = self._answered(sources)
         if not sources:
             return
@@ -99,8 +122,21 @@ class Evacuation:
         if self.dry_run or not plan.moves:
             self._summary(sources)
             return
+        self.runner.batch = journal.Batch.of(ctx, APPLICATION, sources)
         self.runner.run(plan.moves, self._finished, started=self._started_move)
         self._summary(sources)
+
+    def _settle(self) -> None:
+        """An interrupted evacuation's guests are recorded where they run before the plan
+        (which rests on what the hosts report) moves what is still on the sources."""
+        if not self.interrupted:
+            return
+        for line in journal.summary_lines(self.interrupted):
+            self.ctx.out.error(line)
+        if self.dry_run:
+            self.ctx.out.data("Dry run: the interrupted moves above are not settled")
+            return
+        reconcile.settle(self.ctx, self.fleet, self.interrupted, APPLICATION)
 
     def _answered(self, sources: list[str]) -> list[str]:
         """The sources that said what they run; no plan speaks for a host never asked."""
@@ -211,6 +247,9 @@ class Evacuation:
         sources_of = {d.guest: d.source for d in again}
         for guest, reason in sorted(plan.unplaced.items()):
             self._stays(guest, sources_of[guest], reason)
+        journal.forget(self.ctx, plan.unplaced)
+        if self.runner.batch:
+            journal.plan(self.ctx, plan.moves, self.runner.batch)
         self.runner.pending = sorted([*self.runner.pending, *plan.moves],
                                      key=lambda m: (-m.memory_mb, m.guest))
 

@@ -109,6 +109,10 @@ class Fleet:
             self._placed = placed
         return self._placed
 
+    def forget_placement(self) -> None:
+        """vm.host was written (a reconcile): placed_guests reads it again."""
+        self._placed = None
+
     def toolstack(self, host: str) -> str | None:
         """hypervisor.type, else what the nodehm.mgt of the guests placed there implies."""
         attrs = self.ctx.attrs

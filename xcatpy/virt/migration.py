@@ -6,7 +6,9 @@ runs on a worker thread: it asks the source's toolstack to move the guest, annou
 guest from its new host, and when the toolstack reports a failure it finds out where the
 guest really runs, so nothing is recorded where the guest is not. `MigrationRunner` keeps at
 most `per_source` migrations leaving any host and `per_dest` arriving at any host, and hands
-every outcome back on the command thread, where the tables are written.
+every outcome back on the command thread, where the tables are written. With a journal
+batch, every move is in the migration journal before it starts and leaves it in the commit
+that records its outcome (see journal.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from xcatpy.db import events
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.targets import ssh_target
+from xcatpy.virt import journal
 from xcatpy.virt.fleet import Fleet, GuestFacts, HostFacts
 from xcatpy.virt.guest import nic_bridges, node_macs
 from xcatpy.virt.hypervisor import Hypervisor
@@ -162,14 +165,16 @@ class MigrationRunner:
     """Runs moves, at most per_source leaving any host, per_dest arriving at any host, and
     site.vmmaxp in all, in the order given (largest first, from the plan). `started` and
     `finished` are called on the command thread; `finished` may change `pending` (drop moves
-    to a dead host, add re-planned ones)."""
+    to a dead host, add re-planned ones; a move it drops for good leaves the journal with
+    journal.forget)."""
 
     def __init__(self, ctx, fleet: Fleet, *, per_source: int = DEFAULT_PER_SOURCE,
-                 per_dest: int = DEFAULT_PER_DEST) -> None:
+                 per_dest: int = DEFAULT_PER_DEST, batch: journal.Batch | None = None) -> None:
         self.ctx = ctx
         self.fleet = fleet
         self.per_source = per_source
         self.per_dest = per_dest
+        self.batch = batch
         self.pending: list[Move] = []
 
     def step(self, move: Move) -> Step:
@@ -195,6 +200,9 @@ class MigrationRunner:
         default a live migration's Step."""
         prepare = prepare or self.step
         self.pending = list(moves)
+        if self.batch:
+            journal.plan(self.ctx, self.pending, self.batch)
+        unrecorded = {m.guest for m in self.pending}
         limit = max_parallel(self.ctx.attrs)
         leaving: dict[str, int] = {}
         arriving: dict[str, int] = {}
@@ -227,6 +235,9 @@ class MigrationRunner:
                         done.put(Outcome(move, where=move.source,
                                          error=error_text(move.guest, exc)))
                         continue
+                    if self.batch:
+                        journal.moving(self.ctx, move, self.batch)
+                    unrecorded.add(move.guest)
                     pool.submit(work, move, prepared)
                 if not running:
                     break  # nothing startable is left (cannot happen with limits >= 1)
@@ -235,6 +246,11 @@ class MigrationRunner:
                 leaving[outcome.move.source] -= 1
                 arriving[outcome.move.dest] -= 1
                 finished(outcome)
+                unrecorded.discard(outcome.move.guest)
+        except BaseException:
+            if self.batch:
+                journal.abandon(self.ctx, unrecorded)
+            raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -243,7 +259,8 @@ def record_outcome(ctx, outcome: Outcome, application: str, recorded_host: str |
                    *, restarted_from_dead: bool = False) -> None:
     """vm.host follows the guest: where it runs now (the destination after a move, the
     source after a refused one if the table had it elsewhere), with the event logged in the
-    same commit. A guest found on neither host keeps its row, with a critical event."""
+    same commit, which also takes the move out of the migration journal. A guest found on
+    neither host keeps its row, with a critical event."""
     move = outcome.move
     rows = []
     if outcome.where and outcome.where != recorded_host:
@@ -277,6 +294,7 @@ def record_outcome(ctx, outcome: Outcome, application: str, recorded_host: str |
     def write(store) -> None:
         if rows:
             store.upsert_rows("vm", rows)
+        journal.clear(store, [move.guest])
         events.record(store, log)
 
     ctx.write_now(write)

@@ -5,6 +5,9 @@ may still be running its guests, and starting them a second time from the same s
 would corrupt them. The guests restarted are those the tables record there as on
 (vm.powerstate, kept by rpower, rmigrate and revacuate); they boot afresh from their disks,
 so the destination must reach that storage, and CPU features and relocation do not matter.
+Each restart is in the migration journal until recorded: after an interrupted revacuate -f,
+a guest already restarted elsewhere is found there (and vm.host set) before anything is
+restarted, so running it again never starts a guest twice from the same disks.
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ from dataclasses import dataclass
 from xcatpy.db import events
 from xcatpy.drivers.base import DriverError
 from xcatpy.drivers.dispatch import each_driver
-from xcatpy.virt import migration, placement
-from xcatpy.virt.evacuation import APPLICATION, report_stay, set_maintenance
+from xcatpy.virt import journal, migration, placement, reconcile
+from xcatpy.virt.evacuation import (
+    APPLICATION,
+    refuse_live_batches,
+    report_stay,
+    set_maintenance,
+)
 from xcatpy.virt.fleet import Fleet, GuestFacts
 from xcatpy.virt.guest import guest_spec
 from xcatpy.virt.hypervisor import Hypervisor
@@ -66,6 +74,8 @@ class Recovery:
 
     def run(self) -> None:
         ctx, fleet = self.ctx, self.fleet
+        if refuse_live_batches(ctx, self.sources):
+            return
         hosts = fleet.describe(self.sources)
         dead = [h for h in self.sources if not hosts[h].error and self._confirmed_off(h)]
         for host in self.sources:
@@ -76,7 +86,14 @@ class Recovery:
         if not self.dry_run:
             set_maintenance(ctx, dead, True, APPLICATION)
         candidates = fleet.candidates(self.sources)
-        fleet.observe(candidates)
+        interrupted = reconcile.touching(journal.entries(ctx.store), dead)
+        fleet.describe(reconcile.hosts_to_ask(interrupted))
+        fleet.observe({*candidates, *reconcile.hosts_to_ask(interrupted)} - set(dead))
+        if interrupted:
+            for line in journal.summary_lines(interrupted):
+                ctx.out.error(line)
+            if not self.dry_run:
+                reconcile.settle(ctx, fleet, interrupted, APPLICATION, off_hosts=dead)
         demands = self._demands(dead)
         self.missing = fleet.storage_seen(self.guests.values(), candidates,
                                           {hosts[h].toolstack for h in dead})
@@ -92,6 +109,7 @@ class Recovery:
             self._stays(guest, sources_of[guest], reason)
         if self.dry_run:
             return
+        self.runner.batch = journal.Batch.of(ctx, f"{APPLICATION} -f", dead)
         self.runner.run(plan.moves, self._finished, prepare=self._prepare, act=restart_guest)
         ctx.out.data(f"{','.join(dead)}: {self.restarted} guest"
                      f"{'' if self.restarted == 1 else 's'} restarted elsewhere, "

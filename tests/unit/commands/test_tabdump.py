@@ -28,7 +28,8 @@ def test_no_arguments_lists_every_table_sorted(run):
     r = run("tabdump")
     assert r.rc == 0
     assert r.out == sorted(TABLES)
-    assert len(r.out) == 25  # xCAT's 22 (with eventlog) and dhcpreservation, dhcplease, dnsrecord
+    # xCAT's 22 (with eventlog) and dhcpreservation, dhcplease, dnsrecord, migrationjournal
+    assert len(r.out) == 26
 
 
 def test_empty_table_shows_only_the_header(run):
@@ -85,7 +86,7 @@ def test_describe_all_tables_in_xcat_layout(run):
     r = run("tabdump", "-d")
     assert r.rc == 0
     entries = r.out[::2]
-    assert r.out[1::2] == [""] * 24
+    assert r.out[1::2] == [""] * 25
     assert [e.split(":")[0] for e in entries] == sorted(TABLES)
     assert entries[0] == ("bootparams:\tCurrent boot settings to be sent to systems attempting "
                           "network boot for deployment, stateless, or other reasons.  Mostly "

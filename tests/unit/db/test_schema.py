@@ -65,7 +65,7 @@ XCATPY_EXTENSIONS = {
 
 
 # Tables xcatpy adds for what xCAT keeps outside its database (dhcpd.leases, zone files).
-XCATPY_TABLES = {"dhcpreservation", "dhcplease", "dnsrecord"}
+XCATPY_TABLES = {"dhcpreservation", "dhcplease", "dnsrecord", "migrationjournal"}
 
 
 def test_exactly_the_designed_tables():

@@ -111,6 +111,29 @@ TABLES = [
         ("cpufeatures", "CPU feature mask of the host (comma-separated flags) for migration "
          "compatibility."),
     ]),
+    # Not in xCAT: revacuate and rmigrate write a row here before a guest moves and delete it
+    # in the commit that records where the guest landed, so a row that outlives its
+    # command is a migration whose outcome nobody recorded (xcatd died under it).
+    define("migrationjournal", "(xcatpy extension) Migrations in progress: one row per guest "
+           "planned to move or moving. A row left behind by a command that is no longer "
+           "running is an interrupted evacuation or migration; `revacuate --status` shows "
+           "them and `revacuate --resume` finishes them. Manual changes are not intended.",
+           "node", [
+               ("node", "The guest."),
+               ("source", "The hypervisor the guest was leaving."),
+               ("dest", "The hypervisor it was going to."),
+               ("state", "planned (not started) or moving (the migration was started)."),
+               ("statetime", "When the row got its state."),
+               ("application", "The command that moved it: revacuate, revacuate -f or "
+                "rmigrate."),
+               ("hosts", "The hypervisors that command was emptying (revacuate), else the "
+                "destination."),
+               ("command", "The command line as the user typed it."),
+               ("username", "Who ran it."),
+               ("started", "When the command started."),
+               ("owner", "The process running the command (host:pid:start ticks); empty "
+                "once that command ended without recording the outcome."),
+           ]),
     define("vmmaster", "Inventory of virtualization images for use with clonevm.  Manual "
            "intervention in this table is not intended.", "name", [
                ("name", "The name of a master"),
