@@ -21,7 +21,10 @@ What differs from pyghmi's own `Bmc`:
   and "override to PXE" can be told apart, and the power state can be preset.
 
 Faults: `dead` binds the port and swallows every packet (a BMC that is off the network but
-whose address still routes); `password` differing from what the client uses makes RAKP2 fail.
+whose address still routes); `password` differing from what the client uses makes RAKP2 fail;
+`silent_after` N answers the first N packets it receives, then swallows every later one, as
+a BMC that hangs in the middle of a command (N=8 with pyghmi's client: a login, one
+command answered, and silence from the next request on).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class BmcSpec:
     password: str = "PASSW0RD"
     power: str = "off"
     dead: bool = False
+    silent_after: int | None = None
     # Boot flags parameter (IPMI 2.0 table 28-14) data 1 and 2: no override by default.
     boot_flags: int = 0
     boot_device: int = 0
@@ -135,11 +139,15 @@ class SimBmc(pyghmi_bmc.Bmc):
         self.boot_flags = spec.boot_flags
         self.boot_device = spec.boot_device
         self.valid_bit_clearing = 0
+        self.packets = 0
 
     # -- packets ---------------------------------------------------------------------------
 
     def handle_datagram(self, data: bytes, client) -> None:
         if self.spec.dead or len(data) < 16 or data[0] != 6 or data[2:4] != b"\xff\x07":
+            return
+        self.packets += 1
+        if self.spec.silent_after is not None and self.packets > self.spec.silent_after:
             return
         if data[4] == 6:  # RMCP+ (IPMI 2.0) framing
             payload_type = data[5] & 0x3F

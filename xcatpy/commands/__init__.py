@@ -91,7 +91,11 @@ def run_command(request: Request, out: Output, store: Store, write_now=None) -> 
         store.rollback()
         return 130
     if rc == 0:
-        store.commit()
+        try:
+            store.commit()
+        except XcatError as exc:    # a full disk: the store has rolled it all back
+            out.error(f"Error: {exc.message}")
+            rc = exc.exit_code
     else:
         store.rollback()
     return rc

@@ -10,6 +10,7 @@ read them: the boot services keep the tables of a ten-thousand-node site in memo
 reload only what a write touched.
 """
 
+import errno
 import hashlib
 import os
 import sqlite3
@@ -65,6 +66,78 @@ def _where_keys(keys: Iterable[str]) -> str:
     return " AND ".join(f"[{k}] IS ?" for k in keys)
 
 
+class DatabaseFull(XcatError):
+    """A write found no room on the database's filesystem; nothing of it was kept."""
+
+
+SQLITE_FULL, SQLITE_IOERR = 13, 10
+
+
+def _no_space_left(path: Path) -> bool:
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail == 0 or st.f_favail == 0
+
+
+def write_error(path: Path, exc: BaseException) -> XcatError | None:
+    """The one-line error a user reads for a write the filesystem refused (SQLITE_FULL,
+    or an I/O error on a full disk: SQLite reports a -shm file it cannot extend that way);
+    None for anything else."""
+    if isinstance(exc, sqlite3.Error):
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        full = code == SQLITE_FULL or (code == SQLITE_IOERR and _no_space_left(path))
+    else:
+        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not full:
+        return None
+    return DatabaseFull(f"Cannot write to database {path}: No space left on device (disk full); "
+                        f"nothing was changed. Free space in {path.parent} and run the "
+                        "command again")
+
+
+class _Connection(sqlite3.Connection):
+    """sqlite3's connection, with a full disk turned into DatabaseFull wherever a write is
+    made through it (the store, sqlite-utils, a command's own SQL).
+
+    SQLite may roll a whole transaction back by itself after SQLITE_FULL. A command that
+    reports the error for one node and goes on would then write its remaining statements
+    outside any transaction, each committed on its own: half a command. So once that has
+    happened, every statement fails the same way until the store rolls back.
+    """
+
+    db_path: Path = Path()
+    expect_transaction = False
+    lost_transaction: XcatError | None = None
+
+    def execute(self, sql, *args):
+        self._check_transaction()
+        try:
+            return super().execute(sql, *args)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise self._translated(exc) from None
+
+    def executemany(self, sql, *args):
+        self._check_transaction()
+        try:
+            return super().executemany(sql, *args)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise self._translated(exc) from None
+
+    def _check_transaction(self) -> None:
+        if self.lost_transaction is not None and not self.in_transaction:
+            raise self.lost_transaction
+
+    def _translated(self, exc: BaseException) -> BaseException:
+        error = write_error(self.db_path, exc)
+        if error is None:
+            return exc
+        if self.expect_transaction:
+            self.lost_transaction = error
+        return error
+
+
 class Store:
     def __init__(self, path: Path, state_dir: Path | None = None) -> None:
         self.path = Path(path)
@@ -72,17 +145,22 @@ class Store:
         _owner_only(self.path)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=BUSY_TIMEOUT_S)
+                                   timeout=BUSY_TIMEOUT_S, factory=_Connection)
         except sqlite3.Error as exc:
             raise XcatError(f"Cannot open database {self.path}: {exc}") from None
+        conn.db_path = self.path
         self.conn = conn
         self._db = None
         self._touched: set[str] = set()     # generation keys this transaction wrote
-        conn.execute("PRAGMA journal_mode=WAL")
-        # WAL with synchronous=NORMAL cannot corrupt on power loss; it can only lose the
-        # last commits, which is the trade every busy SQLite service makes.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        self._ensure_schema()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL cannot corrupt on power loss; it can only lose
+            # the last commits, which is the trade every busy SQLite service makes.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._ensure_schema()
+        except BaseException:
+            conn.close()
+            raise
 
     @classmethod
     def open(cls, state_dir: Path) -> "Store":
@@ -148,22 +226,39 @@ class Store:
     def begin(self, write: bool = True) -> None:
         # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
         # instead of one failing when it upgrades a read snapshot.
+        self.conn.lost_transaction = None
         self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        self.conn.expect_transaction = True
 
     def commit(self) -> None:
-        if self.conn.in_transaction:
-            if self._touched:
-                self.conn.executemany(
-                    f"INSERT INTO {GENERATIONS} (tab, gen) VALUES (?, 1) "
-                    "ON CONFLICT(tab) DO UPDATE SET gen = gen + 1",
-                    [(t,) for t in sorted(self._touched)])
-            self.conn.execute("COMMIT")
-        self._touched.clear()
+        """Commit; if that fails (a full disk), roll back, so the connection is usable for
+        the next command, and raise."""
+        try:
+            if self.conn.in_transaction:
+                if self._touched:
+                    self.conn.executemany(
+                        f"INSERT INTO {GENERATIONS} (tab, gen) VALUES (?, 1) "
+                        "ON CONFLICT(tab) DO UPDATE SET gen = gen + 1",
+                        [(t,) for t in sorted(self._touched)])
+                self.conn.execute("COMMIT")
+            elif self.conn.lost_transaction is not None:
+                raise self.conn.lost_transaction    # SQLite already undid it all
+        except BaseException:
+            self.rollback()
+            raise
+        self._transaction_over()
 
     def rollback(self) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        finally:
+            self._transaction_over()
+
+    def _transaction_over(self) -> None:
         self._touched.clear()
+        self.conn.expect_transaction = False
+        self.conn.lost_transaction = None
 
     def touched(self, table: str) -> None:
         """Count a write made with raw SQL on `table` toward its generation."""

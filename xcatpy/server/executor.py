@@ -4,6 +4,9 @@ Handlers are synchronous SQLite code. Read-only commands run in a small pool, ea
 with its own connection (WAL lets them read while a write is in progress). Every command
 that writes runs on one dedicated thread, so concurrent clients' changes are applied one
 after another and no update is lost, whatever SQLite's locking would have allowed.
+
+A full disk fails the command that wrote, with one line naming the database (the store
+rolls it back whole); the daemon, its other commands and its reads go on.
 """
 
 import threading
@@ -16,6 +19,7 @@ from twisted.python.threadpool import ThreadPool
 from xcatpy.commands import COMMANDS, run_command
 from xcatpy.commands.base import Output, Request
 from xcatpy.db.store import Store
+from xcatpy.errors import XcatError
 
 
 class CommandExecutor:
@@ -28,6 +32,7 @@ class CommandExecutor:
         self._stores: list[Store] = []
         self._lock = threading.Lock()
         self._commit_listeners: list[Callable[[], None]] = []
+        self._keeper: Store | None = None
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call `listener()` in the reactor thread after every write that may have changed
@@ -44,6 +49,15 @@ class CommandExecutor:
         return result
 
     def start(self) -> None:
+        # SQLite deletes the -wal and -shm files when the last connection closes, and a
+        # new connection must create them again before it can even read: on a full disk
+        # it could not. One connection held for the daemon's life keeps them, so reads go
+        # on while the disk is full.
+        try:
+            self._keeper = Store.open(self.state_dir)
+        except XcatError as exc:
+            from twisted.logger import Logger
+            Logger().warn("{error}", error=exc.message)
         self._writer.start()
         self._readers.start()
 
@@ -56,6 +70,9 @@ class CommandExecutor:
             for store in self._stores:
                 store.close()
             self._stores.clear()
+            if self._keeper is not None:
+                self._keeper.close()
+                self._keeper = None
 
     def store(self) -> Store:
         """This thread's connection, opened on first use."""
@@ -75,10 +92,14 @@ class CommandExecutor:
         pool = self._writer if spec is not None and spec.writes else self._readers
 
         def work() -> int:
-            store = self.store()
-            if gate is not None and not gate(store):
-                return 1
-            return run_command(request, out, store, write_now=self._write_from_reader)
+            try:
+                store = self.store()
+                if gate is not None and not gate(store):
+                    return 1
+                return run_command(request, out, store, write_now=self._write_from_reader)
+            except XcatError as exc:    # the database cannot be opened or written
+                out.error(f"Error: {exc.message}")
+                return exc.exit_code
 
         d = deferToThreadPool(self.reactor, pool, work)
         if pool is self._writer:

@@ -10,6 +10,8 @@ from xcatpy.drivers.remote import RemoteShell
 from xcatpy.drivers.targets import ssh_target
 from xcatpy.virt.guest import GuestError, guest_host, toolstack_of
 from xcatpy.virt.hypervisor import Hypervisor, hypervisor_class
+from xcatpy.virt.timeouts import apply as apply_timeouts
+from xcatpy.virt.timeouts import site_timeouts
 
 # Tests and the demo may run hypervisor commands through something other than SSH (the
 # simulator's LocalShell); None means the real SSH transport.
@@ -35,6 +37,7 @@ class HostDrivers:
     def __init__(self, attrs, shell: RemoteShell) -> None:
         self.attrs = attrs
         self.shell = shell
+        self.timeouts = site_timeouts(attrs)    # read here: on the command's own thread
         self._drivers: dict[tuple[str, str], Hypervisor] = {}
         self._lock = threading.Lock()
 
@@ -46,7 +49,9 @@ class HostDrivers:
                     cls = hypervisor_class(toolstack)
                 except KeyError as exc:
                     raise GuestError(f"{host}: {exc.args[0]}") from None
-                self._drivers[key] = cls(self.shell, ssh_target(self.attrs, host))
+                driver = cls(self.shell, ssh_target(self.attrs, host))
+                apply_timeouts(self.timeouts, driver, self.shell)
+                self._drivers[key] = driver
             return self._drivers[key]
 
     def for_guest(self, node: str) -> tuple[str, str, Hypervisor]:

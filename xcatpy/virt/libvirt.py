@@ -77,6 +77,7 @@ class LibvirtHypervisor(hostfiles.PosixHostFiles):
         self.shell = shell
         self.target = target
         self.command_timeout = 60.0  # per command, except migration and disk creation
+        self.migrate_timeout = MIGRATE_TIMEOUT
         self._scheme: str | None = None
 
     # -- host ---------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class LibvirtHypervisor(hostfiles.PosixHostFiles):
         name = _checked_name(self.target, name)
         flags = ["--live"] if live else []
         self._virsh("migrate", *flags, "--persistent", "--undefinesource", name,
-                    self.migration_uri(dest), timeout=MIGRATE_TIMEOUT)
+                    self.migration_uri(dest), timeout=self.migrate_timeout)
 
     def migration_uri(self, dest: Target) -> str:
         """The libvirt URI of dest, reached from this host over SSH."""

@@ -89,6 +89,7 @@ class XenServerHypervisor:
         self.target = target
         self.template = DEFAULT_TEMPLATE
         self.command_timeout = 60.0  # per xe command, except migration and evacuation
+        self.migrate_timeout = MIGRATE_TIMEOUT
         self._own_uuid: str | None = None
 
     # -- host and pool ------------------------------------------------------------------
@@ -208,7 +209,7 @@ class XenServerHypervisor:
     def migrate(self, name: str, dest: Target, *, live: bool = True) -> None:
         host = self._host_record(dest)
         self._xe("vm-migrate", f"vm={_label(self.target, name)}", f"host={host['uuid']}",
-                 *(["live=true"] if live else []), timeout=MIGRATE_TIMEOUT)
+                 *(["live=true"] if live else []), timeout=self.migrate_timeout)
 
     def set_memory(self, name: str, memory_mb: int) -> None:
         """A halted VM gets new limits; a running one a new dynamic range (ballooning),

@@ -11,7 +11,10 @@ TABLES = [
                # reference documentation, not a column description.
                ("key", "Attribute Name: the name of a site attribute, for example master, "
                 "domain, installdir, tftpdir, xcatdport, dhcplease, nameservers, forwarders, "
-                "timezone (see site(5) for the attributes xCAT uses)."),
+                "timezone (see site(5) for the attributes xCAT uses). xcatpy adds vmtimeout "
+                "(seconds one hypervisor command may run, default 60; connecting waits at "
+                "most 10 or vmtimeout if shorter) and vmmigratetimeout (seconds one live "
+                "migration may run, default 3600)."),
                ("value", "The value of the attribute specified in the \"key\" column."),
            ]),
     define("passwd", "Contains default userids and passwords for xCAT to access cluster "

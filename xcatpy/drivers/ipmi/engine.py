@@ -256,9 +256,7 @@ class IpmiEngine:
             self._finish(job, Reply.fail(
                 f"BMC {target.label} rejected the credentials (user {target.username})"))
         elif job.committed:
-            self._finish(job, Reply.fail(
-                f"BMC {target.label} did not answer {job.request.what}; "
-                "whether it was done is unknown"))
+            self._finish(job, Reply.fail(self._unknown_outcome(job)))
         elif job.tries < job.batch.settings.tries and self._clock() < job.deadline:
             self._open_session(job)
         elif any(words in error for words in SILENCE_ERRORS):
@@ -272,7 +270,10 @@ class IpmiEngine:
             if job.done:
                 continue
             if now >= job.deadline:
-                self._finish(job, Reply.fail(self._failure_text(job)))
+                # A BMC gone silent after a state change went out: whether it acted is
+                # what the admin must know, not merely that time ran out.
+                text = self._unknown_outcome(job) if job.committed else self._failure_text(job)
+                self._finish(job, Reply.fail(text))
                 continue
             silent = not job.logged_in and not self._transport.heard_from_bmc(job.session)
             if silent and now >= job.try_started + job.batch.settings.timeout:
@@ -291,6 +292,11 @@ class IpmiEngine:
             if not job.logged_in and try_ends > now:  # a try already over is no alarm
                 wait = min(wait, try_ends - now)
         return max(wait, 0.0)
+
+    @staticmethod
+    def _unknown_outcome(job: Job) -> str:
+        return (f"BMC {job.target.label} did not answer {job.request.what}; "
+                "whether it was done is unknown")
 
     def _failure_text(self, job: Job) -> str:
         elapsed = _seconds(self._clock() - job.started)

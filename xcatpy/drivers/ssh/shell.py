@@ -42,6 +42,14 @@ class SshShell:
         self._key: ClientKey | None = None
         self._lock = threading.Lock()
 
+    def set_connect_timeout(self, seconds: float) -> None:
+        """The site's limit (site.vmtimeout): applies to connections made and sessions
+        opened from now on."""
+        with self._lock:
+            self._pool_options["connect_timeout"] = seconds
+            if self._pool is not None:
+                self._pool.connect_timeout = seconds
+
     @property
     def pool(self) -> ConnectionPool:
         with self._lock:
