@@ -2,10 +2,11 @@
 # Installs the Debian packages the test suite runs as real peers: TFTP clients, DHCP
 # clients and servers, BIND, QEMU with iPXE, nginx and tftpd-hpa (the classic stack
 # the boot-storm benchmark measures against), OpenSSH (for simulated hypervisors), OpenIPMI
-# and ipmitool (for simulated BMCs). The tests start their own instances on
-# loopback or in namespaces; the packages' own services must not start on install (a
-# fresh machine would otherwise run named on every address), so while installing,
-# policy-rc.d refuses service starts, unless the machine already has its own policy.
+# and ipmitool (for simulated BMCs), nmap (the port scan of tests/load). The tests start
+# their own instances on loopback or in namespaces; the packages' own services must not
+# start on install (a fresh machine would otherwise run named on every address), so while
+# installing, policy-rc.d refuses service starts, unless the machine already has its own
+# policy.
 set -eu
 own_policy=
 if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -20,4 +21,4 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     dnsmasq-base busybox-static isc-dhcp-client isc-dhcp-server kea-dhcp4-server kea-admin \
     bind9 bind9-dnsutils \
     qemu-system-x86 ipxe-qemu pxelinux syslinux-common ipxe cpio \
-    openssh-server openssh-client openipmi ipmitool
+    openssh-server openssh-client openipmi ipmitool nmap

@@ -50,6 +50,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dhcp-interfaces", metavar="IF[,IF]",
                    help="interfaces to answer DHCP on (default site.dhcpinterfaces; "
                    "none named: no DHCP answers)")
+    p.add_argument("--idle-timeout", metavar="SECONDS",
+                   help="close a TCP connection that sends nothing while a request is "
+                   "expected (or reads nothing of an HTTP boot response) this long "
+                   "(default 30)")
+    p.add_argument("--request-timeout", metavar="SECONDS",
+                   help="a request must arrive complete within this time of its first "
+                   "byte, however it trickles (default 60)")
+    p.add_argument("--max-connections", metavar="N",
+                   help="open connections per TCP listener (default 10000, less if the "
+                   "open-files limit is lower)")
     p.add_argument("--log", choices=["stderr", "syslog"], help="where logs go")
     p.add_argument("--pidfile", help="pid file (default <state>/run/xcatd.pid)")
     p.add_argument("--init", action="store_true",
@@ -80,6 +90,28 @@ def _int(value: str | int | None, name: str) -> int | None:
         raise XcatError(f"Invalid {name} '{value}': expected a number") from None
 
 
+def _seconds(flag: str | None, conf: dict, key: str, default: float) -> float:
+    value = flag if flag is not None else conf.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 86400 * 365:
+        where = f"--{key.replace('_', '-')}" if flag is not None else key
+        raise XcatError(f"Invalid {where} '{value}': expected a number of seconds above 0")
+    return seconds
+
+
+def _max_connections(flag: str | None, conf: dict) -> int | None:
+    where = "--max-connections" if flag is not None else "max_connections"
+    value = _int(flag if flag is not None else conf.get("max_connections"), where)
+    if value is not None and value < 1:
+        raise XcatError(f"Invalid {where} '{value}': expected a number of 1 or more")
+    return value
+
+
 def resolve(args: argparse.Namespace):
     from xcatpy.server.services import Settings
 
@@ -107,7 +139,12 @@ def resolve(args: argparse.Namespace):
                         dhcp_proxy_port=_service_port(
                             args.dhcp_proxy_port, conf, "dhcp_proxy_port", lambda: 4011),
                         dhcp_interfaces=_list(args.dhcp_interfaces
-                                              or conf.get("dhcp_interfaces")))
+                                              or conf.get("dhcp_interfaces")),
+                        idle_timeout=_seconds(args.idle_timeout, conf, "idle_timeout",
+                                              Settings.idle_timeout),
+                        request_timeout=_seconds(args.request_timeout, conf,
+                                                 "request_timeout", Settings.request_timeout),
+                        max_connections=_max_connections(args.max_connections, conf))
     log = args.log or conf.get("log") or "stderr"
     pidfile = Path(args.pidfile or conf.get("pidfile") or state_dir / "run" / "xcatd.pid")
     return settings, log, pidfile
@@ -208,9 +245,15 @@ def serve(settings, log: str, pidfile: Path, foreground: bool) -> int:
     from twisted.internet import reactor
     from twisted.internet.error import CannotListenError
 
+    from xcatpy.server.limits import raise_fd_limit
     from xcatpy.server.services import build
 
     _start_logging(log)
+    from xcatpy.virt.journal import report_interrupted
+
+    report_interrupted(settings.state_dir)  # a migration xcatd died under: warn and log it
+    # Before build(): the connection caps are sized from the limit in force.
+    raise_fd_limit()
     root, running = build(reactor, settings)
     try:
         root.startService()

@@ -5,6 +5,9 @@ monitor) and DNS listen on `boot_listen`, the provisioning network's addresses. 
 hear broadcasts, so it binds to interfaces instead (site.dhcpinterfaces or
 `dhcp_interfaces`), and with none named it answers nothing. A port of None turns a service
 off.
+
+Every TCP listener bounds its connections (xcatpy/server/limits.py): idle and request
+timeouts, and a cap on how many are open, sized from the open-files limit.
 """
 
 from dataclasses import dataclass, field
@@ -15,6 +18,13 @@ from twisted.logger import Logger
 
 from xcatpy.server.api import build_site
 from xcatpy.server.executor import CommandExecutor
+from xcatpy.server.limits import (
+    CappedFactory,
+    Limits,
+    bound_site,
+    connection_cap,
+    tftp_sessions,
+)
 from xcatpy.server.tls import RevocationList, server_context
 
 log = Logger()
@@ -43,6 +53,19 @@ class Settings:
     dhcp_proxy_port: int | None = 4011
     # None: site.dhcpinterfaces decides (read by the DHCP service at start).
     dhcp_interfaces: list[str] | None = None
+    idle_timeout: float = Limits.idle_timeout
+    request_timeout: float = Limits.request_timeout
+    # Per TCP listener; None: limits.MAX_CONNECTIONS, or less if the fd limit says so.
+    max_connections: int | None = None
+
+    def tcp_listeners(self) -> int:
+        return 1 + sum(p is not None for p in (self.http_port, self.monitor_port,
+                                                self.dns_port))
+
+    def limits(self) -> Limits:
+        return Limits(self.idle_timeout, self.request_timeout,
+                      connection_cap(self.tcp_listeners(), self.max_connections),
+                      tftp_sessions())
 
 
 class ExecutorService(service.Service):
@@ -61,18 +84,30 @@ class ExecutorService(service.Service):
 class ApiService(service.Service):
     """The TLS command API; `port` holds the bound port once started (port 0 = any)."""
 
-    def __init__(self, reactor, settings: Settings, executor: CommandExecutor) -> None:
+    def __init__(self, reactor, settings: Settings, executor: CommandExecutor,
+                 limits: Limits) -> None:
         self.reactor = reactor
         self.settings = settings
         self.executor = executor
+        self.limits = limits
+        self.factory: CappedFactory | None = None
         self.port = None
 
     def startService(self) -> None:
         super().startService()
         s = self.settings
-        site = build_site(self.reactor, self.executor, s.state_dir, RevocationList(s.state_dir))
-        self.port = self.reactor.listenSSL(s.port, site, server_context(s.state_dir),
-                                           interface=s.listen, backlog=LISTEN_BACKLOG)
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        site = bound_site(build_site(self.reactor, self.executor, s.state_dir,
+                                     RevocationList(s.state_dir)), "API", self.limits)
+        # The cap counts TCP connections, TLS or not, so it sits outside the TLS layer
+        # (listenSSL would put TLS outside it); the HTTP channel's timers start at
+        # connect and so also bound a handshake that never finishes.
+        tls = TLSMemoryBIOFactory(server_context(s.state_dir), False, site)
+        self.factory = CappedFactory(tls, "API", self.limits.max_connections,
+                                     reactor=self.reactor)
+        self.port = self.reactor.listenTCP(s.port, self.factory, interface=s.listen,
+                                           backlog=LISTEN_BACKLOG)
         log.info("API listening on {host}:{port}", host=s.listen,
                  port=self.port.getHost().port)
 
@@ -86,7 +121,8 @@ class TcpService(service.Service):
     """One factory on several addresses; `port` is the bound port once started (with port
     0, the port the first address got is used for the rest)."""
 
-    def __init__(self, reactor, label: str, factory, addresses: list[str], port: int) -> None:
+    def __init__(self, reactor, label: str, factory: CappedFactory, addresses: list[str],
+                 port: int) -> None:
         self.reactor = reactor
         self.label = label
         self.factory = factory
@@ -150,7 +186,7 @@ def _site_dirs(state_dir: Path) -> tuple[Path, Path]:
 
 
 def _add_boot_services(reactor, settings: Settings, executor: CommandExecutor,
-                       root: service.MultiService, running: Running) -> None:
+                       root: service.MultiService, running: Running, limits: Limits) -> None:
     if settings.tftp_port is None and settings.http_port is None and \
             settings.monitor_port is None:
         return
@@ -171,25 +207,37 @@ def _add_boot_services(reactor, settings: Settings, executor: CommandExecutor,
         for pattern, generate in resolver.tftp_generators():
             tftp_root.add_generator(pattern, generate)
         running.tftp = TftpService(reactor, tftp_root, settings.boot_listen,
-                                   settings.tftp_port)
+                                   settings.tftp_port, max_sessions=limits.tftp_sessions)
         running.tftp.setServiceParent(root)
     if settings.http_port is not None:
-        running.http = TcpService(reactor, "HTTP",
-                                  build_boot_site(resolver, installdir, tftpdir),
-                                  settings.boot_listen, settings.http_port)
+        # Boot clients are not authenticated: one that stops reading a kernel halfway
+        # must not hold its connection for ever either.
+        site = bound_site(build_boot_site(resolver, installdir, tftpdir), "HTTP", limits,
+                          stall=True)
+        running.http = TcpService(reactor, "HTTP", CappedFactory(
+            site, "HTTP", limits.max_connections, reactor=reactor),
+            settings.boot_listen, settings.http_port)
         running.http.setServiceParent(root)
     if settings.monitor_port is not None:
-        running.monitor = TcpService(reactor, "install monitor", MonitorFactory(resolver),
+        # An installer sends one line and reads one: its whole connection gets the time
+        # an HTTP request would.
+        monitor = CappedFactory(MonitorFactory(resolver), "install monitor",
+                                limits.max_connections, idle_timeout=limits.idle_timeout,
+                                lifetime=limits.request_timeout, reactor=reactor)
+        running.monitor = TcpService(reactor, "install monitor", monitor,
                                      settings.boot_listen, settings.monitor_port)
         running.monitor.setServiceParent(root)
 
 
 def _add_net_services(reactor, settings: Settings, executor: CommandExecutor,
-                      root: service.MultiService, running: Running) -> None:
+                      root: service.MultiService, running: Running, limits: Limits) -> None:
     if settings.dns_port is not None:
         from xcatpy.net.dns.server import DnsService
 
         running.dns = DnsService(reactor, executor, settings.boot_listen, settings.dns_port)
+        # DNS over TCP has its own idle timer, restarted only by a whole message.
+        running.dns.tcp_factory = CappedFactory(running.dns.factory, "DNS",
+                                                limits.max_connections, reactor=reactor)
         running.dns.setServiceParent(root)
     if settings.dhcp_port is not None:
         from xcatpy.net.dhcp.server import DhcpService
@@ -207,9 +255,14 @@ def build(reactor, settings: Settings) -> tuple[service.MultiService, Running]:
     # Order matters: services stop in reverse, so the API and boot services stop taking
     # requests before the executor finishes the work in hand.
     ExecutorService(executor).setServiceParent(root)
-    api = ApiService(reactor, settings, executor)
+    limits = settings.limits()
+    log.info("each TCP listener takes at most {cap} connections, TFTP {tftp} transfers; "
+             "idle timeout {idle} s, request timeout {request} s", cap=limits.max_connections,
+             tftp=limits.tftp_sessions, idle=limits.idle_timeout,
+             request=limits.request_timeout)
+    api = ApiService(reactor, settings, executor, limits)
     api.setServiceParent(root)
     running = Running(api)
-    _add_boot_services(reactor, settings, executor, root, running)
-    _add_net_services(reactor, settings, executor, root, running)
+    _add_boot_services(reactor, settings, executor, root, running, limits)
+    _add_net_services(reactor, settings, executor, root, running, limits)
     return root, running
