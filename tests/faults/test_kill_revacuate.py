@@ -11,6 +11,7 @@ records the interruption, `revacuate --status` and `lsvm` show it, `revacuate` (
 guest's vm.host is where the simulator runs it, each guest running exactly once.
 """
 
+import re
 import time
 from collections import Counter
 
@@ -52,13 +53,19 @@ def kill_mid_migration(lab) -> set[str]:
         killlab.wait_until(lambda: in_flight(lab) or proc.poll() is not None, 60,
                            "a migration to start")
         assert proc.poll() is None, killlab.finish(proc)
+        # Output is batched for at most 50 ms: give the "migrating" line time to reach the
+        # CLI (a migration takes MIGRATE_SECONDS), then kill.
+        time.sleep(0.3)
         killlab.kill9(lab.xcatd)
     except BaseException:
         proc.kill()
         proc.wait()
         raise
-    rc, _out, err = killlab.finish(proc)
+    rc, out, err = killlab.finish(proc)
     killlab.assert_cli_saw_the_daemon_die(rc, err)
+    # The admin saw the plan and the migration under way before the daemon died.
+    assert "Plan for h1: 4 running guests" in out, out
+    assert re.search(r"^xen\d: migrating from h1 to h\d \(1 of 4\)$", out, re.M), out
     # The hypervisors finish what they were asked to do; the daemon is not there to see it.
     # (A migration whose command was still on its way to h1 may start a moment later.)
     time.sleep(1)

@@ -7,6 +7,7 @@ its changes are rolled back.
 """
 
 import re
+import threading
 from pathlib import Path
 
 from twisted.logger import Logger
@@ -27,37 +28,46 @@ from xcatpy.server.protocol import (
 )
 
 log = Logger()
+# Lines are sent in batches (a 10,000-line nodels is not 10,000 writes) but never held
+# back for long: a revacuate's "migrating ..." line must reach the admin while the
+# migration runs, not with the next 255 lines.
 _FLUSH_LINES = 256
+_FLUSH_AFTER = 0.05  # seconds
 
 
 class StreamOutput(Output):
-    """Collects a handler's lines in its thread and hands them to the reactor in batches."""
+    """Collects a handler's lines in its thread; the reactor sends them in batches.
+
+    Every write happens on the reactor thread, so batches go out in the order they were
+    taken. A first line schedules a flush _FLUSH_AFTER later; a full batch, one at once.
+    """
 
     def __init__(self, reactor, http_request) -> None:
         self.reactor = reactor
         self.http_request = http_request
         self.cancelled = False
         self._pending: list[bytes] = []
+        self._lock = threading.Lock()
+        self._flush_queued = False
 
     def _push(self, event: bytes) -> None:
-        self._pending.append(event)
-        if len(self._pending) >= _FLUSH_LINES:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._pending:
-            chunk, self._pending = b"".join(self._pending), []
-            self.reactor.callFromThread(self._write, chunk)
+        with self._lock:
+            self._pending.append(event)
+            first = len(self._pending) == 1
+            full = len(self._pending) >= _FLUSH_LINES and not self._flush_queued
+            if full:
+                self._flush_queued = True
+        if full:
+            self.reactor.callFromThread(self.drain)
+        elif first:
+            self.reactor.callFromThread(self.reactor.callLater, _FLUSH_AFTER, self.drain)
 
     def drain(self) -> None:
-        """Write what is still buffered, from the reactor thread, once the handler is done
-        (after its queued batches, so the order of lines is kept)."""
-        chunk, self._pending = b"".join(self._pending), []
-        if chunk:
-            self._write(chunk)
-
-    def _write(self, chunk: bytes) -> None:
-        if not self.cancelled:
+        """Write what is buffered; on the reactor thread (also once the handler is done)."""
+        with self._lock:
+            chunk, self._pending = b"".join(self._pending), []
+            self._flush_queued = False
+        if chunk and not self.cancelled:
             self.http_request.write(chunk)
 
     def data(self, text: str) -> None:
