@@ -121,6 +121,7 @@ BENCHES = {
     "dns": ("DNS (issue 5)", "bench_dns.py"),
     "rpower": ("rpower fan-out (issue 6)", "bench_rpower.py"),
     "revacuate": ("revacuate planning and evacuation (issue 7)", "bench_revacuate.py"),
+    "load": ("Connections under load (issue 9)", "bench_load.py"),
 }
 
 
@@ -144,6 +145,8 @@ ISSUE_TARGETS = {
               "5 s plus one timeout (the reference probe's 9-10 s is the figure to beat).",
     "revacuate": "planning 1000 guests over 100 hosts under 1 s with zero overcommit; a "
                  "simulated evacuation of 200 guests printing wall time and guests moved.",
+    "load": "1,000 concurrent API connections, half idle or slow, while commands keep "
+            "answering; file descriptors and memory bounded; CPU idle after a port scan.",
 }
 
 
