@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(not all(shutil.which(c) for c in ("curl", "tftp"
 
 IMAGE = "rhels8-x86_64-install-compute"
 XS_IMAGE = "xenserver7-x86_64-install-xen"
+BROKEN_IMAGE = "rhels8-x86_64-install-broken"
 PASSWORD = "Cluster-Root-Pw-31337"
 # A crypt(3) hash as the templates write it ($1$, $5$, $6$ ...), or the password itself.
 SECRET = re.compile(rb"\$[156]\$[^\s<]+|" + re.escape(PASSWORD.encode()) + rb"|rootpw|"
@@ -62,6 +63,15 @@ def boot(tmp_path_factory):
     local(state, "tabch", "key=system,username=root", f"passwd.password={PASSWORD}")
     local(state, "nodeset", "self1,other1,noaddr1", f"osimage={IMAGE}")
     local(state, "nodeset", "xs1", f"osimage={XS_IMAGE}")
+    # An image whose template goes missing after nodeset: its answer file cannot render.
+    local(state, "mkdef", "-t", "osimage", "-o", BROKEN_IMAGE, "osvers=rhels8",
+          "osarch=x86_64", "profile=compute", "provmethod=install", "imagetype=linux",
+          "osname=Linux")
+    local(state, "nodeadd", "broken1", "groups=compute,all", "mac.mac=52:54:00:00:00:06",
+          "hosts.ip=127.0.0.6")
+    local(state, "nodeset", "broken1", f"osimage={BROKEN_IMAGE}")
+    local(state, "chdef", "-t", "osimage", "-o", BROKEN_IMAGE,
+          f"template={state}/no-such-dir/compute.tmpl")
     daemon = start_daemon(state)
     yield daemon
     daemon.stop()
@@ -263,3 +273,16 @@ def test_callback_and_monitor_cannot_act_for_another_node(boot):
     code, body = curl(boot, "/xcatpy/v1/boot/done", source="127.0.0.2")
     assert (code, body) == (200, b"other1: boot\n")
     assert column(state, "other1", "chain.currstate") == "boot"
+
+
+def test_why_an_answer_file_cannot_render_is_told_only_to_its_node(boot):
+    # The reason names paths on the head node; another address learns only that it failed.
+    code, body = curl(boot, "/install/autoinst/broken1", source="127.0.0.6")
+    assert code == 500 and b"no-such-dir" in body, body
+    for source in ("127.0.0.1", "127.0.0.2", "127.0.0.7"):
+        code, body = curl(boot, "/install/autoinst/broken1", source=source)
+        refused = code == 500 and b"no-such-dir" not in body and b"/" not in body
+        TALLY.record("answer file: render error details asked from another address", refused)
+        assert refused, (source, code, body)
+        assert body == (b"Error: the answer file of broken1 cannot be rendered; the reason "
+                        b"is in xcatd's log\n"), body

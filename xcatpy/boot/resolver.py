@@ -255,6 +255,10 @@ class BootResolver:
 
     def answer(self, node: str, client: str, local: str, part: str | None = None):
         """Deferred Answer for GET /install/autoinst/<node>[?part=post]."""
+        def own_address(v) -> bool:
+            own = v.index.ip_of(node)
+            return own is not None and own == plain_ip(client)
+
         def work(store: Store) -> Answer:
             v = self.view(store)
             if not v.attrs.is_node(node):
@@ -267,10 +271,13 @@ class BootResolver:
                                             installdir=self.installdir, part=part)
             except XcatError as exc:
                 log.warn("answer file: {error}", error=exc.message)
-                return Answer(500, f"Error: {exc.message}\n", node)
+                if own_address(v):
+                    return Answer(500, f"Error: {exc.message}\n", node)
+                # The reason names the head node's template paths: not for any address.
+                return Answer(500, f"Error: the answer file of {node} cannot be rendered; "
+                              "the reason is in xcatd's log\n", node)
             if result.secret:
-                own = v.index.ip_of(node)
-                if own is None or own != plain_ip(client):
+                if not own_address(v):
                     log.warn("answer file for {node} refused to {client}", node=node,
                              client=client)
                     return Answer(403, f"Error: the answer file of {node} carries secrets "

@@ -94,6 +94,11 @@ def run_remote(command: str, args: list[str], state_dir: Path) -> int:
     except ConnectionRefusedError:
         raise XcatError(f"cannot reach {where}: connection refused (is xcatd running? "
                         "XCATBYPASS=1 acts on the database directly)") from None
+    except ssl.SSLCertVerificationError as exc:
+        # We refused it: the server's certificate is not one our CA signed for this host.
+        raise XcatError(f"the server at {host}:{port} is not this instance's xcatd: its "
+                        f"certificate failed verification "
+                        f"({exc.verify_message or exc.reason})") from None
     except ssl.SSLError as exc:
         raise XcatError(f"{where} refused the TLS connection: {exc.reason or exc}") from None
     except (TimeoutError, OSError, http.client.HTTPException) as exc:
