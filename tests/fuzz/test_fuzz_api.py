@@ -198,7 +198,13 @@ class GateExecutor:
 
 
 class Reactor:
+    """Runs what the handler's thread hands over at once; a delayed flush, too (the
+    output is only collected here)."""
+
     def callFromThread(self, fn, *args) -> None:
+        fn(*args)
+
+    def callLater(self, _delay, fn, *args) -> None:
         fn(*args)
 
 
