@@ -14,12 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from twisted.internet.threads import blockingCallFromThread, deferToThreadPool
+from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from xcatpy.commands import COMMANDS, run_command
 from xcatpy.commands.base import Output, Request
 from xcatpy.db.store import Store
 from xcatpy.errors import XcatError
+
+log = Logger()
 
 
 class CommandExecutor:
@@ -56,8 +59,7 @@ class CommandExecutor:
         try:
             self._keeper = Store.open(self.state_dir)
         except XcatError as exc:
-            from twisted.logger import Logger
-            Logger().warn("{error}", error=exc.message)
+            log.warn("{error}", error=exc.message)
         self._writer.start()
         self._readers.start()
 
