@@ -122,3 +122,15 @@ class NodeAttrs:
 
 def _hidden(row: dict) -> bool:
     return (row.get("hidden") or "").strip().lower() in ("1", "yes")
+
+
+def site_number(attrs, key: str, default, kind=float):
+    """A positive site setting (a timeout, a count) as `kind`, or `default`. A value xCAT
+    would also have ignored (empty, zero, negative, junk, infinite) falls back to the
+    default rather than failing every command on a typo in the site table."""
+    text = attrs.site(key)
+    try:
+        number = kind(text) if text is not None else default
+    except ValueError:
+        return default
+    return number if 0 < number < float("inf") else default

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xcatpy.db.attrs import site_number
+
 DEFAULT_COMMAND = 60.0
 DEFAULT_MIGRATE = 3600.0
 DEFAULT_CONNECT = 10.0
@@ -35,8 +37,8 @@ class HostTimeouts:
 
 
 def site_timeouts(attrs) -> HostTimeouts:
-    return HostTimeouts(command=_seconds(attrs.site("vmtimeout"), DEFAULT_COMMAND),
-                        migrate=_seconds(attrs.site("vmmigratetimeout"), DEFAULT_MIGRATE))
+    return HostTimeouts(command=site_number(attrs, "vmtimeout", DEFAULT_COMMAND),
+                        migrate=site_number(attrs, "vmmigratetimeout", DEFAULT_MIGRATE))
 
 
 def apply(timeouts: HostTimeouts, driver, shell) -> None:
@@ -51,10 +53,3 @@ def apply(timeouts: HostTimeouts, driver, shell) -> None:
     if set_connect is not None:
         set_connect(timeouts.connect)
 
-
-def _seconds(text: str | None, default: float) -> float:
-    try:
-        value = float(text) if text else default
-    except ValueError:
-        return default
-    return value if 0 < value < float("inf") else default

@@ -113,7 +113,7 @@ def test_site_settings_and_deadline(run, store):
         8, 0.5, 4, 2.0)
 
 
-@pytest.mark.parametrize("value", ["", "junk", "0", "-3"])
+@pytest.mark.parametrize("value", ["", "junk", "0", "-3", "inf", "nan"])
 def test_unusable_site_values_fall_back_to_defaults(run, store, value):
     for key in ("ipmimaxp", "ipmitimeout", "ipmiretries"):
         assert run("tabch", f"key={key}", f"site.value={value}").rc == 0

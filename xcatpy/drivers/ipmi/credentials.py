@@ -20,6 +20,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
+from xcatpy.db.attrs import site_number
 from xcatpy.digits import decimal
 from xcatpy.drivers.base import DriverError
 
@@ -129,18 +130,7 @@ def node_target(attrs, node: str, resolved: dict | None = None) -> BmcTarget:
 
 def settings_from_site(attrs) -> IpmiSettings:
     return IpmiSettings(
-        maxp=_site_number(attrs, "ipmimaxp", DEFAULT_MAXP, int),
-        timeout=_site_number(attrs, "ipmitimeout", DEFAULT_TIMEOUT, float),
-        tries=_site_number(attrs, "ipmiretries", DEFAULT_TRIES, int),
+        maxp=site_number(attrs, "ipmimaxp", DEFAULT_MAXP, int),
+        timeout=site_number(attrs, "ipmitimeout", DEFAULT_TIMEOUT, float),
+        tries=site_number(attrs, "ipmiretries", DEFAULT_TRIES, int),
     )
-
-
-def _site_number(attrs, key: str, default, kind):
-    # A value xCAT would also have ignored (empty, zero, junk) falls back to the default
-    # rather than failing every power command on a typo in the site table.
-    text = attrs.site(key)
-    try:
-        number = kind(text) if text is not None else default
-    except ValueError:
-        return default
-    return number if number > 0 else default
