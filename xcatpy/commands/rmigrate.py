@@ -69,11 +69,7 @@ def _settle_journal(ctx: Context, nodes: list[str]) -> list[str]:
     an interrupted one left in the journal are first recorded where they really run."""
     wanted = set(nodes)
     rows = [e for e in journal.entries(ctx.store, interrupted_only=False) if e.guest in wanted]
-    busy = {e.guest for e in rows if not e.interrupted}
-    for entry in rows:
-        if entry.guest in busy:
-            ctx.node_error(entry.guest, f"being moved from {entry.source} to {entry.dest} by "
-                                        f"{entry.describe()}, which is still running")
+    busy = journal.refuse_live(ctx, rows)
     found = [e for e in rows if e.interrupted]
     if found:
         fleet = Fleet(ctx)

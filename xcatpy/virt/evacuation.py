@@ -49,12 +49,8 @@ def set_maintenance(ctx, hosts: list[str], on: bool, application: str) -> None:
 def refuse_live_batches(ctx, hosts: list[str]) -> bool:
     """A command still running elsewhere (another client, another xcatd) is moving guests of
     these hosts: say so and do nothing, rather than plan moves of guests already moving."""
-    live = [e for e in reconcile.touching(journal.entries(ctx.store, interrupted_only=False),
-                                          hosts) if not e.interrupted]
-    for entry in live:
-        ctx.node_error(entry.guest, f"being moved from {entry.source} to {entry.dest} by "
-                                    f"{entry.describe()}, which is still running")
-    return bool(live)
+    rows = journal.entries(ctx.store, interrupted_only=False)
+    return bool(journal.refuse_live(ctx, reconcile.touching(rows, hosts)))
 
 
 def report_stay(ctx, guest: str, text: str, *, dry_run: bool) -> None:

@@ -167,6 +167,16 @@ def abandon(ctx, guests: Iterable[str]) -> None:
 # -- reporting -------------------------------------------------------------------------------
 
 
+def refuse_live(ctx, found: list[Entry]) -> set[str]:
+    """The guests of rows whose command is still running, each reported as busy: a second
+    command must not plan a move of a guest already moving."""
+    live = [e for e in found if not e.interrupted]
+    for entry in live:
+        ctx.node_error(entry.guest, f"being moved from {entry.source} to {entry.dest} by "
+                                    f"{entry.describe()}, which is still running")
+    return {e.guest for e in live}
+
+
 def _batches(found: list[Entry]) -> dict[tuple[str, str], list[Entry]]:
     by: dict[tuple[str, str], list[Entry]] = {}
     for entry in found:
