@@ -247,10 +247,9 @@ def serve(settings, log: str, pidfile: Path, foreground: bool) -> int:
 
     from xcatpy.server.limits import raise_fd_limit
     from xcatpy.server.services import build
-
-    _start_logging(log)
     from xcatpy.virt.journal import report_interrupted
 
+    _start_logging(log)
     report_interrupted(settings.state_dir)  # a migration xcatd died under: warn and log it
     # Before build(): the connection caps are sized from the limit in force.
     raise_fd_limit()
